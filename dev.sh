@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The project's two set-up commands (see README): `./dev.sh sample` scans the bundled sample,
+# `./dev.sh test` runs the tests. Either first makes the virtual environment .venv (or
+# $TAKEDOWN_VENV) and installs the project with its test extras: once, and again when setup.py
+# changes. Further arguments go to the scan or to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+venv=${TAKEDOWN_VENV:-.venv}
+stamp="$venv/.installed-$(sha256sum setup.py | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "Installing takedown-scan and its dependencies into $venv (a few minutes the first time)..." >&2
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  "$venv/bin/python" -m pip install --quiet -e ".[test]"
+  rm -f "$venv"/.installed-*
+  touch "$stamp"
+fi
+command=${1:-}
+shift || true
+case "$command" in
+  sample) exec "$venv/bin/python" -m pipelines.scan "$@" ;;
+  test) exec "$venv/bin/python" -m pytest "$@" ;;
+  *) echo "usage: ./dev.sh sample|test [arguments]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,20 @@
+"""The `takedown-scan` console script: `takedown-scan scan ...` runs pipelines.scan."""
+import sys
+from typing import List, Optional
+
+from pipelines import scan
+
+COMMANDS = {"scan": scan.main}
+USAGE = "usage: takedown-scan scan [--media URI --registry URI --output URI] [--config FILE] [Beam options]"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(USAGE, file=sys.stderr)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

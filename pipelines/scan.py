@@ -1,0 +1,213 @@
+"""The scan job: list media, skip what is unchanged, hash, match against the registry, report.
+
+    python -m pipelines.scan --media URI --registry URI --output URI [--config FILE] [Beam options]
+
+With no arguments it scans the bundled sample. Exit status 0 when the run finished (objects that
+failed are in errors/), 2 with a one-line reason when it could not be done.
+"""
+import json
+import os
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import List, Optional
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.config import UsageError, expand_config
+from transforms.hashing import HashObjects, HashSettings, hash_store_rows
+from transforms.listing import ListMedia, is_remote
+from transforms.matching import MatchHashes, MatchSettings
+from transforms.registry import (
+    DEFAULT_MAX_REJECT_SHARE,
+    Registry,
+    RegistryRefused,
+    Snapshot,
+    load_registry,
+    resolve_snapshot,
+)
+from transforms.reports import WriteParquetFolder, WriteSummary, error_row
+from transforms.schemas import ERROR_SCHEMA, HASH_SCHEMA, REGISTRY_REJECT_SCHEMA, match_schema
+from transforms.unchanged import SkipUnchanged
+
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample")
+
+
+class ScanOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        group = parser.add_argument_group("takedown-scan")
+        group.add_argument("--media", help="What to scan: a local folder or file (recursive).")
+        group.add_argument("--registry", help="A registry snapshot file, or a root of VERSION/ folders.")
+        group.add_argument("--output", help="Where run=RUN_ID/ folders of reports are written.")
+        group.add_argument("--hashes", help="The hash store (default: OUTPUT/hashes).")
+        group.add_argument("--config", help="A configs/*.yaml file of options; flags override it.")
+        group.add_argument("--pdq_threshold", type=int, default=31, help="Largest PDQ distance that matches.")
+        group.add_argument("--min_quality", type=int, default=50, help="PDQ hashes of lower quality never match.")
+        group.add_argument("--max_object_bytes", type=int, default=HashSettings.max_bytes,
+                           help="Larger objects fail with too_large.")
+        group.add_argument("--max_pixels", type=int, default=HashSettings.max_pixels,
+                           help="Larger images fail with too_many_pixels, before decoding.")
+        group.add_argument("--max_registry_reject_share", type=float, default=DEFAULT_MAX_REJECT_SHARE,
+                           help="Refuse a registry with a larger share of malformed rows.")
+        group.add_argument("--rescan_unchanged", action="store_true",
+                           help="Hash again objects whose version the hash store already holds.")
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """What the launcher settles before any media is read."""
+
+    run_id: str
+    started_at: datetime
+    run_dir: str
+    hashes_uri: str
+    snapshot: Snapshot
+    registry: Registry
+    hash_settings: HashSettings
+    match_settings: MatchSettings
+
+    def summary_base(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "registry_version": self.snapshot.version,
+            "registry_entries": self.registry.entries,
+            "registry_rejected": len(self.registry.rejects),
+            "registry_skipped_by_type": dict(sorted(self.registry.skipped_by_type.items())),
+        }
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable by time (UTC), unique across runs started in the same second."""
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def check_options(scan: ScanOptions) -> None:
+    for name in ("media", "registry", "output"):
+        if not getattr(scan, name):
+            raise UsageError(f"--{name} is required (or give no arguments to scan the bundled sample)")
+    if is_remote(scan.media):
+        raise UsageError(f"--media {scan.media}: only local folders and files can be scanned so far")
+    if not os.path.exists(scan.media):
+        raise UsageError(f"--media {scan.media} does not exist")
+    if not 0 <= scan.pdq_threshold <= 256:
+        raise UsageError("--pdq_threshold must be between 0 and 256")
+    if not 0 <= scan.min_quality <= 100:
+        raise UsageError("--min_quality must be between 0 and 100")
+    if scan.max_object_bytes <= 0 or scan.max_pixels <= 0:
+        raise UsageError("--max_object_bytes and --max_pixels must be positive")
+    if not 0 <= scan.max_registry_reject_share <= 1:
+        raise UsageError("--max_registry_reject_share must be between 0 and 1")
+
+
+def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
+    """Check the options and load the registry; raises UsageError or RegistryRefused."""
+    check_options(scan)
+    snapshot = resolve_snapshot(scan.registry)
+    registry = load_registry(snapshot, scan.max_registry_reject_share)
+    now = now or datetime.now(timezone.utc)
+    run_id = new_run_id(now)
+    return ScanPlan(
+        run_id=run_id,
+        started_at=now,
+        run_dir=FileSystems.join(scan.output, f"run={run_id}"),
+        hashes_uri=scan.hashes or FileSystems.join(scan.output, "hashes"),
+        snapshot=snapshot,
+        registry=registry,
+        hash_settings=HashSettings(scan.max_object_bytes, scan.max_pixels),
+        match_settings=MatchSettings(scan.pdq_threshold, scan.min_quality),
+    )
+
+
+def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
+    run_dir = plan.run_dir
+    objects, list_errors = p | "ListMedia" >> ListMedia(scan.media)
+    if scan.rescan_unchanged:
+        changed = objects | "Reshuffle" >> beam.Reshuffle()
+        unchanged = p | "NothingSkipped" >> beam.Create([])
+    else:
+        changed, unchanged = objects | "SkipUnchanged" >> SkipUnchanged(plan.hashes_uri)
+    hashes, hash_errors = changed | "Hash" >> beam.ParDo(HashObjects(plan.hash_settings)).with_outputs(
+        "errors", main="hashes"
+    )
+    snapshot = p | "RegistrySnapshot" >> beam.Create([plan.snapshot])
+    matches = hashes | "Match" >> beam.ParDo(
+        MatchHashes(plan.match_settings, scan.max_registry_reject_share, plan.run_id, plan.started_at),
+        beam.pvalue.AsSingleton(snapshot),
+    )
+    errors = (list_errors, hash_errors) | "AllErrors" >> beam.Flatten()
+
+    (
+        hashes
+        | "HashStoreRows" >> beam.FlatMap(hash_store_rows, hashed_at=plan.started_at)
+        | "WriteHashStore" >> WriteParquetFolder(FileSystems.join(plan.hashes_uri, f"run={plan.run_id}"), HASH_SCHEMA)
+    )
+    matches | "WriteMatches" >> WriteParquetFolder(
+        FileSystems.join(run_dir, "matches"), match_schema(plan.registry.metadata_columns)
+    )
+    (
+        errors
+        | "ErrorRows" >> beam.Map(error_row, plan.run_id)
+        | "WriteErrors" >> WriteParquetFolder(FileSystems.join(run_dir, "errors"), ERROR_SCHEMA)
+    )
+    if plan.registry.rejects:
+        (
+            p
+            | "RegistryRejects" >> beam.Create([{"run_id": plan.run_id, **vars(r)} for r in plan.registry.rejects])
+            | "WriteRegistryRejects" >> WriteParquetFolder(
+                FileSystems.join(run_dir, "registry_rejects"), REGISTRY_REJECT_SCHEMA
+            )
+        )
+    p | "WriteSummary" >> WriteSummary(
+        FileSystems.join(run_dir, "summary.json"),
+        plan.summary_base(),
+        counted={
+            "listed_objects": objects,
+            "list_errors": list_errors,
+            "unchanged": unchanged,
+            "hashed": hashes,
+            "failed": errors,
+            "matches": matches,
+            "matched_objects": matches | "MatchedUris" >> beam.Map(lambda row: row["uri"]) | beam.Distinct(),
+        },
+    )
+
+
+def sample_flags() -> List[str]:
+    output = tempfile.mkdtemp(prefix="takedown-sample-")
+    return [
+        f"--media={os.path.join(SAMPLE, 'media')}",
+        f"--registry={os.path.join(SAMPLE, 'registry')}",
+        f"--output={output}",
+    ]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not argv:
+            print("No arguments: scanning the bundled sample.", file=sys.stderr)
+            argv = sample_flags()
+        options = PipelineOptions(expand_config(argv))
+        scan = options.view_as(ScanOptions)
+        plan = plan_scan(scan)
+    except (UsageError, RegistryRefused) as e:
+        print(f"takedown-scan: {e}", file=sys.stderr)
+        return 2
+    with beam.Pipeline(options=options) as p:
+        build(p, scan, plan)
+    summary_path = FileSystems.join(plan.run_dir, "summary.json")
+    if FileSystems.exists(summary_path):  # a runner that does not wait has not written it yet
+        with FileSystems.open(summary_path) as f:
+            print(json.dumps(json.load(f), indent=2, sort_keys=True))
+    print(f"Reports: {plan.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

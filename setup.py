@@ -1,0 +1,25 @@
+"""Installs the `pipelines` and `transforms` packages and the `takedown-scan` console script.
+
+Also what Dataflow's --setup_file ships to the workers.
+"""
+from setuptools import setup
+
+setup(
+    name="takedown-scan",
+    version="0.1.0",
+    description="Find copies of registry-listed images and videos in stored media (Apache Beam).",
+    python_requires=">=3.10",
+    packages=["pipelines", "transforms"],
+    package_data={"pipelines": ["sample/**/*"]},
+    install_requires=[
+        "apache-beam[gcp,aws]==2.77.0",
+        "pdqhash==0.2.8",
+        "Pillow>=11",
+        "av>=14",
+        "pyarrow>=16",
+        "numpy>=2.0",
+        "PyYAML>=6",
+    ],
+    extras_require={"test": ["pytest>=8", "duckdb>=1.0"]},
+    entry_points={"console_scripts": ["takedown-scan=pipelines.cli:main"]},
+)

@@ -1,0 +1,82 @@
+"""Shared fixtures: a generated corpus (registry, media with altered copies, bad inputs) and one
+scan of it, reused by the end-to-end tests."""
+import hashlib
+import os
+
+import numpy as np
+import pytest
+
+from tests.media import altered_copies, encode, mp4_clip, photo, png_bomb
+from transforms.image_hashing import pdq_of_rgb
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFORMANCE = os.environ.get("TAKEDOWN_CONFORMANCE", os.path.join(REPO, "..", "shared", "conformance"))
+
+REGISTERED = {"E-11": 11, "E-12": 12, "E-13": 13}  # entry -> photo seed
+UNRELATED = (301, 302, 303, 304, 305, 306)
+# bad input file -> the reason code it must fail with
+BAD_INPUTS = {
+    "bad/empty.jpg": "empty",
+    "bad/truncated.jpg": "truncated",
+    "bad/random.jpg": "unsupported_type",
+    "bad/notes.jpg": "unsupported_type",
+    "bad/bomb-30000x30000.png": "too_many_pixels",
+    "bad/report.pdf": "unsupported_type",
+    "bad/broken-header.png": "corrupt",
+}
+
+
+def write(path, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def registry_csv(rows, columns=("entry_id", "signal_type", "signal_value", "source", "member_id")) -> bytes:
+    return ("\n".join([",".join(columns)] + [",".join(r) for r in rows]) + "\n").encode()
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """A registry root and a media folder. Returns a dict of paths and expectations."""
+    root = tmp_path_factory.mktemp("corpus")
+    media, registry = root / "media", root / "registry"
+    expected = {}  # relative media path -> set of entry ids it must match
+    rows = []
+    for entry, seed in REGISTERED.items():
+        original = photo(seed)
+        rows.append((entry, "pdq", pdq_of_rgb(np.asarray(original)).pdq, "take_it_down", "m1"))
+        if entry == "E-13":  # registered by exact hashes only: the file itself
+            exact = encode(original, "JPEG", quality=90)
+            write(str(media / "exact" / "e13.jpg"), exact)
+            rows = [r for r in rows if r[0] != "E-13"]
+            rows.append((entry, "md5", hashlib.md5(exact).hexdigest().upper(), "stopncii", "m2"))
+            rows.append((entry, "sha256", hashlib.sha256(exact).hexdigest(), "stopncii", "m2"))
+            expected["exact/e13.jpg"] = {entry}
+            continue
+        for name, data in altered_copies(original).items():
+            write(str(media / "copies" / entry / name), data)
+            expected[f"copies/{entry}/{name}"] = {entry}
+    rows.append(("E-90", "pdna", "c29tZSBwaG90b0ROQQ==", "ncmec", "m3"))
+    rows.append(("E-91", "tmk_pdqf", "0" * 100, "ncmec", "m3"))
+    for seed in UNRELATED:
+        write(str(media / "unrelated" / f"{seed}.jpg"), encode(photo(seed), "JPEG", quality=85))
+        expected[f"unrelated/{seed}.jpg"] = set()
+    # bad inputs
+    rng = np.random.default_rng(7)
+    write(str(media / "bad/empty.jpg"), b"")
+    write(str(media / "bad/truncated.jpg"), encode(photo(401), "JPEG")[:5000])
+    write(str(media / "bad/random.jpg"), rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    write(str(media / "bad/notes.jpg"), b"these are not the pictures you are looking for\n" * 20)
+    write(str(media / "bad/bomb-30000x30000.png"), png_bomb(30000, 30000))
+    write(str(media / "bad/report.pdf"), b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+    write(str(media / "bad/broken-header.png"), b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    write(str(media / "video/clip.mp4"), mp4_clip())
+    expected["video/clip.mp4"] = set()
+    # the registry: a complete version, and a newer one without _SUCCESS that must be ignored
+    complete = registry / "2026-11-20T0300Z"
+    write(str(complete / "hashes.csv"), registry_csv(rows))
+    write(str(complete / "_SUCCESS"), b"")
+    decoy = [("DECOY", "pdq", pdq_of_rgb(np.asarray(photo(UNRELATED[0]))).pdq, "x", "x")]
+    write(str(registry / "2026-11-21T0300Z" / "hashes.csv"), registry_csv(decoy))
+    return {"root": root, "media": str(media), "registry": str(registry), "expected": expected}

@@ -1,0 +1,105 @@
+"""Bytes in, hashes out: sniff the type, then exact hashes and PDQ; and the DoFn around it.
+
+`hash_media` is the pure core. `HashObjects` reads each object once, calls it, and tags failures
+as `errors`, so that every object it receives leaves as exactly one MediaHashes or ScanError.
+"""
+import logging
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import apache_beam as beam
+import pdqhash
+
+from transforms.image_hashing import FrameHash, hash_image
+from transforms.listing import MediaObject
+from transforms.reading import read_object
+from transforms.reasons import MediaError, ScanError
+from transforms.signals import exact_hashes
+from transforms.sniffing import HEAD_BYTES, sniff
+
+# Bumped whenever a change of the hashing changes its output: later scans rehash objects whose
+# stored hashes carry another version.
+HASHER_VERSION = f"1/pdqhash-{pdqhash.__version__}"
+
+
+@dataclass(frozen=True)
+class HashSettings:
+    max_bytes: int = 256 * 1024 * 1024
+    max_pixels: int = 100_000_000
+
+
+@dataclass(frozen=True)
+class MediaHashes:
+    """Everything the scan keeps of one object: its exact hashes and its frames' PDQ."""
+
+    uri: str
+    object_version: str
+    media_type: str  # "image" | "video"
+    format: str
+    md5: str
+    sha1: str
+    sha256: str
+    frames: Tuple[FrameHash, ...]  # one for an image; a video's frames (none yet for videos)
+
+
+def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHashes:
+    """Hash an object's bytes. Raises MediaError (decode stage) for what cannot be hashed."""
+    kind = sniff(data[:HEAD_BYTES])
+    if kind is None:
+        raise MediaError("unsupported_type", "no image or video signature in its first bytes")
+    if not kind.decodable:
+        raise MediaError("unsupported_type", f"{kind.format} {kind.media_type}s are not decoded")
+    frames: Tuple[FrameHash, ...] = ()
+    if kind.media_type == "image":
+        frames = (hash_image(data, settings.max_pixels),)
+    return MediaHashes(obj.uri, obj.version, kind.media_type, kind.format, frames=frames, **exact_hashes(data))
+
+
+def hash_object(obj: MediaObject, settings: HashSettings) -> MediaHashes:
+    """Read and hash one object; every failure is a MediaError with a reason code."""
+    data = read_object(obj, settings.max_bytes)
+    try:
+        return hash_media(obj, data, settings)
+    except MediaError:
+        raise
+    except Exception as e:  # a decoder's own bug must cost one object, not the run
+        raise MediaError("hash_failed", f"{type(e).__name__}: {e}") from None
+
+
+class HashObjects(beam.DoFn):
+    """MediaObject -> MediaHashes, or a ScanError on the `errors` output."""
+
+    def __init__(self, settings: HashSettings):
+        self._settings = settings
+        self._hashed = beam.metrics.Metrics.counter("scan", "hashed")
+        self._failed = beam.metrics.Metrics.counter("scan", "failed")
+
+    def process(self, obj: MediaObject):
+        try:
+            result = hash_object(obj, self._settings)
+        except MediaError as e:
+            self._failed.inc()
+            logging.info("cannot hash %s: %s", obj.uri, e)
+            yield beam.pvalue.TaggedOutput("errors", ScanError.of(obj.uri, obj.version, e))
+            return
+        self._hashed.inc()
+        yield result
+
+
+def hash_store_rows(media: MediaHashes, hashed_at, hasher_version: str = HASHER_VERSION):
+    """Rows of the hash store: one per frame hash, or one without PDQ when there is none."""
+    frames: Tuple[Optional[FrameHash], ...] = media.frames or (None,)
+    for frame in frames:
+        yield {
+            "uri": media.uri,
+            "object_version": media.object_version,
+            "media_type": media.media_type,
+            "frame_time_s": frame.time_s if frame else None,
+            "pdq": frame.pdq if frame else None,
+            "quality": frame.quality if frame else None,
+            "md5": media.md5,
+            "sha1": media.sha1,
+            "sha256": media.sha256,
+            "hashed_at": hashed_at,
+            "hasher_version": hasher_version,
+        }

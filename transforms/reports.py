@@ -1,0 +1,81 @@
+"""Write the run's outputs: Parquet folders (matches, errors, hash store, registry rejects) and
+summary.json, whose counts reconcile: listed == unchanged_skipped + hashed + failed."""
+import json
+import time
+from datetime import datetime, timezone
+from typing import Dict
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+
+class WriteParquetFolder(beam.PTransform):
+    """Rows (dicts) -> FOLDER/part-SSSSS-of-NNNNN.parquet, zstd-compressed. An empty input still
+    writes one file with the schema, so readers of an empty folder see the columns."""
+
+    def __init__(self, folder: str, schema):
+        super().__init__()
+        self._folder = folder
+        self._schema = schema
+
+    def expand(self, rows):
+        return rows | beam.io.WriteToParquet(
+            FileSystems.join(self._folder, "part"),
+            self._schema,
+            codec="zstd",
+            file_name_suffix=".parquet",
+        )
+
+
+def error_row(error, run_id: str) -> dict:
+    return {"run_id": run_id, **error._asdict()}
+
+
+class WriteSummary(beam.PTransform):
+    """Count each named PCollection and write them, with `base` fields, to a summary.json."""
+
+    def __init__(self, path: str, base: Dict, counted: Dict[str, beam.PCollection]):
+        super().__init__()
+        self._path = path
+        self._base = base
+        self._counted = counted
+
+    def expand(self, pbegin):
+        counts = {
+            name: beam.pvalue.AsSingleton(pcoll | f"Count_{name}" >> beam.combiners.Count.Globally())
+            for name, pcoll in self._counted.items()
+        }
+        return (
+            pbegin
+            | "Once" >> beam.Create([None])
+            | "Write" >> beam.Map(_write_summary, self._path, self._base, **counts)
+        )
+
+
+def summary(base: Dict, counts: Dict[str, int]) -> Dict:
+    """The summary.json document: launcher facts, the run's counts, and its timings."""
+    finished = time.time()
+    listed = counts.pop("listed_objects") + counts["list_errors"]
+    result = dict(base)
+    result.update(
+        listed=listed,
+        unchanged_skipped=counts["unchanged"],
+        hashed=counts["hashed"],
+        failed=counts["failed"],
+        matched_objects=counts["matched_objects"],
+        matches=counts["matches"],
+    )
+    result["timings"] = {
+        "started_at": base["started_at"],
+        "finished_at": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
+        "elapsed_s": round(finished - datetime.fromisoformat(base["started_at"]).timestamp(), 3),
+    }
+    del result["started_at"]
+    return result
+
+
+def _write_summary(_, path: str, base: Dict, **counts) -> Dict:
+    document = summary(base, counts)
+    with FileSystems.create(path, mime_type="application/json") as f:
+        f.write(json.dumps(document, indent=2, sort_keys=True).encode() + b"\n")
+    return document
