@@ -193,13 +193,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not argv:
             print("No arguments: scanning the bundled sample.", file=sys.stderr)
             argv = sample_flags()
-        options = PipelineOptions(expand_config(argv))
-        scan = options.view_as(ScanOptions)
+        # ScanOptions, not PipelineOptions: Beam's base class parses with an empty parser, so
+        # its --help would list nothing. Beam's own options still apply through view_as.
+        scan = ScanOptions(expand_config(argv))
         plan = plan_scan(scan)
     except (UsageError, RegistryRefused) as e:
         print(f"takedown-scan: {e}", file=sys.stderr)
         return 2
-    with beam.Pipeline(options=options) as p:
+    with beam.Pipeline(options=scan) as p:
         build(p, scan, plan)
     summary_path = FileSystems.join(plan.run_dir, "summary.json")
     if FileSystems.exists(summary_path):  # a runner that does not wait has not written it yet

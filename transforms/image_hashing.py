@@ -76,7 +76,10 @@ def _rgb_array(image: Image.Image) -> np.ndarray:
         scale = 255.0 / (high - low) if high > low else 0.0
         grey = np.rint((samples - low) * scale).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
-    return np.asarray(image.convert("RGB"))
+    try:
+        return np.asarray(image.convert("RGB"))
+    except ValueError:  # modes Pillow cannot turn into RGB directly (premultiplied La)
+        return np.asarray(image.convert("LA").convert("RGB"))
 
 
 def pdq_of_rgb(rgb: np.ndarray) -> FrameHash:

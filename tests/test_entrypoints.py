@@ -1,0 +1,74 @@
+"""What a user runs: the sample scan with no arguments, the console script, config files."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from pipelines import cli, scan
+from pipelines.config import config_flags, expand_config, load_config
+from tests.conftest import REPO
+
+
+def test_no_arguments_scans_the_bundled_sample(capsys):
+    assert scan.main([]) == 0
+    out = capsys.readouterr().out
+    run_dir = out.strip().splitlines()[-1].removeprefix("Reports: ")
+    summary = json.loads(out[: out.rindex("}") + 1])
+    assert summary["listed"] == 6 and summary["hashed"] == 5 and summary["failed"] == 1
+    assert summary["matched_objects"] == 3 and summary["matches"] == 4
+    assert summary["registry_skipped_by_type"] == {"pdna": 1}
+    matches = pq.ParquetDataset(os.path.join(run_dir, "matches")).read().to_pylist()
+    found = sorted((os.path.basename(m["uri"]), m["entry_id"], m["signal_type"]) for m in matches)
+    assert found == [
+        ("beach.jpg", "NCII-77", "md5"),
+        ("beach.jpg", "NCII-77", "pdq"),
+        ("holiday.jpg", "TID-0001", "pdq"),
+        ("profile-small.png", "TID-0002", "pdq"),
+    ]
+    (error,) = pq.ParquetDataset(os.path.join(run_dir, "errors")).read().to_pylist()
+    assert os.path.basename(error["uri"]) == "broken.jpg" and error["reason"] == "truncated"
+
+
+def test_console_script_runs_the_scan(corpus, tmp_path):
+    output = tmp_path / "out"
+    argv = ["scan", f"--media={corpus['media']}/unrelated", f"--registry={corpus['registry']}", f"--output={output}"]
+    assert cli.main(argv) == 0
+    assert len(glob.glob(str(output / "run=*" / "summary.json"))) == 1
+    assert cli.main(["frobnicate"]) == 2
+
+
+def test_scan_help_lists_the_scan_options():
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.scan", "--help"], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    for option in ("--media", "--registry", "--output", "--pdq_threshold", "--max_pixels", "--config"):
+        assert option in result.stdout
+
+
+def test_config_flags_come_before_the_command_line(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("pdq_threshold: 20\nrescan_unchanged: true\nskip_me: false\nexperiments: [a, b]\n")
+    argv = expand_config([f"--config={config}", "--pdq_threshold=25"])
+    assert argv == ["--pdq_threshold=20", "--rescan_unchanged", "--experiments=a", "--experiments=b",
+                    f"--config={config}", "--pdq_threshold=25"]
+    options = scan.PipelineOptions(argv).view_as(scan.ScanOptions)
+    assert options.pdq_threshold == 25 and options.rescan_unchanged
+
+
+def test_the_local_config_states_the_built_in_defaults():
+    local = load_config(os.path.join(REPO, "configs", "local.yaml"))
+    options = scan.PipelineOptions(config_flags(local)).view_as(scan.ScanOptions)
+    defaults = scan.PipelineOptions([]).view_as(scan.ScanOptions)
+    for name in ("pdq_threshold", "min_quality", "max_object_bytes", "max_pixels", "max_registry_reject_share",
+                 "rescan_unchanged"):
+        assert getattr(options, name) == getattr(defaults, name), name
+
+
+def test_a_bad_config_is_a_usage_error(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("- just\n- a list\n")
+    assert scan.main([f"--config={config}"]) == 2
+    assert "is not a mapping" in capsys.readouterr().err

@@ -1,0 +1,109 @@
+"""Matching: the threshold's edge, quality, exact hashes, best distance per entry, the index."""
+import numpy as np
+import pytest
+
+from transforms.hashing import MediaHashes
+from transforms.image_hashing import FrameHash
+from transforms.matching import MatchSettings, RegistryIndex, match_media
+from transforms.pdq_index import PdqBruteForceIndex, hashes_from_hex
+from transforms.registry import Registry
+from transforms.signals import PdqSignal
+
+rng = np.random.default_rng(11)
+BASE = rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+
+
+def flip(hex_hash: str, bits: int, start: int = 0) -> str:
+    """The hash with `bits` distinct bits flipped."""
+    value = int(hex_hash, 16)
+    for b in range(start, start + bits):
+        value ^= 1 << b
+    return f"{value:064x}"
+
+
+def registry(rows, metadata=None):
+    r = Registry("v1")
+    for entry, signal_type, value in rows:
+        r.entry_ids.append(entry)
+        r.signal_types.append(signal_type)
+        r.signal_values.append(value)
+    r.metadata = metadata or {}
+    return r
+
+
+def media(frames, md5="0" * 32, sha1="0" * 40, sha256="0" * 64):
+    return MediaHashes("file:///x.jpg", "v", "image", "jpeg", md5, sha1, sha256, tuple(frames))
+
+
+def test_distance_at_the_threshold_matches_and_one_more_does_not():
+    index = RegistryIndex(registry([("AT", "pdq", flip(BASE, 31)), ("OVER", "pdq", flip(BASE, 32, start=100))]))
+    found = match_media(media([FrameHash(BASE, 90)]), index, MatchSettings())
+    assert [(m.entry_id, m.distance) for m in found] == [("AT", 31)]
+    stricter = match_media(media([FrameHash(BASE, 90)]), index, MatchSettings(pdq_threshold=30))
+    assert stricter == []
+
+
+def test_low_quality_hashes_never_match():
+    index = RegistryIndex(registry([("E", "pdq", BASE)]))
+    assert match_media(media([FrameHash(BASE, 49)]), index, MatchSettings()) == []
+    assert len(match_media(media([FrameHash(BASE, 50)]), index, MatchSettings())) == 1
+
+
+def test_one_match_per_entry_and_signal_with_the_best_distance():
+    index = RegistryIndex(
+        registry(
+            [
+                ("E", "pdq", flip(BASE, 20)),
+                ("E", "pdq", flip(BASE, 3)),
+                ("E", "md5", "ab" * 16),
+                ("E", "md5", "ab" * 16),
+                ("F", "sha256", "cd" * 32),
+            ]
+        )
+    )
+    found = match_media(media([FrameHash(BASE, 80)], md5="ab" * 16, sha256="cd" * 32), index, MatchSettings())
+    assert sorted((m.entry_id, m.signal_type, m.distance, m.registry_row) for m in found) == [
+        ("E", "md5", 0, 2),
+        ("E", "pdq", 3, 1),
+        ("F", "sha256", 0, 4),
+    ]
+    pdq = next(m for m in found if m.signal_type == "pdq")
+    assert (pdq.item_hash, pdq.registry_hash, pdq.quality) == (BASE, flip(BASE, 3), 80)
+
+
+def test_an_empty_pdq_side_still_matches_exact_hashes():
+    index = RegistryIndex(registry([("E", "sha1", "1" * 40)]))
+    found = match_media(media([FrameHash(BASE, 90)], sha1="1" * 40), index, MatchSettings())
+    assert [(m.entry_id, m.signal_type) for m in found] == [("E", "sha1")]
+
+
+def test_brute_force_index_finds_exactly_the_pairs_within_the_threshold():
+    # clusters of near-duplicates around a few centres, like real registries, plus random hashes
+    centres = rng.integers(0, 256, (20, 32), dtype=np.uint8)
+    noise = np.unpackbits(rng.integers(0, 256, (2000, 32), dtype=np.uint8), axis=1)
+    keep = rng.random(noise.shape) < 0.06  # about 15 bits flipped
+    near = np.repeat(centres, 100, axis=0) ^ np.packbits(noise * keep, axis=1)
+    hashes = np.vstack([near, rng.integers(0, 256, (2000, 32), dtype=np.uint8)])
+    ids = np.arange(len(hashes)) * 7
+    queries = np.vstack([centres, hashes[::97]])
+    index = PdqBruteForceIndex(hashes, ids)
+    got = set(zip(*(a.tolist() for a in index.query(queries, 31))))
+    hex_hashes = [h.tobytes().hex() for h in hashes]
+    expected = {
+        (q, int(ids[row]), d)
+        for q, query in enumerate(queries)
+        for row, h in enumerate(hex_hashes)
+        if (d := PdqSignal.distance(query.tobytes().hex(), h)) <= 31
+    }
+    assert got == expected and len(expected) > len(queries)
+
+
+def test_hashes_from_hex_round_trips():
+    values = [BASE, flip(BASE, 5)]
+    array = hashes_from_hex(values)
+    assert array.shape == (2, 32) and [row.tobytes().hex() for row in array] == values
+
+
+def test_index_rejects_mismatched_ids():
+    with pytest.raises(ValueError):
+        PdqBruteForceIndex(np.zeros((2, 32), np.uint8), np.arange(3))

@@ -1,0 +1,125 @@
+"""The DoFns and PTransforms in real Beam pipelines (TestPipeline, assert_that)."""
+import os
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.conftest import registry_csv, write
+from tests.media import encode, photo
+from transforms.hashing import HashObjects, HashSettings, MediaHashes, hash_store_rows
+from transforms.image_hashing import pdq_of_rgb
+from transforms.listing import ListMedia, MediaObject, list_local, local_version
+from transforms.matching import MatchHashes, MatchSettings
+from transforms.reasons import ScanError
+from transforms.registry import Snapshot
+from transforms.schemas import HASH_SCHEMA
+from transforms.unchanged import SkipUnchanged
+
+
+def test_hash_objects_gives_each_object_exactly_one_outcome(tmp_path):
+    good, empty, big = tmp_path / "good.jpg", tmp_path / "empty.png", tmp_path / "big.png"
+    write(str(good), encode(photo(1), "JPEG"))
+    write(str(empty), b"")
+    write(str(big), encode(photo(2), "PNG"))
+    objects = [MediaObject(str(p), local_version(os.stat(p)), os.path.getsize(p)) for p in (good, empty, big)]
+    objects.append(MediaObject(str(tmp_path / "deleted.jpg"), "1-1", 10))
+    settings = HashSettings(max_bytes=os.path.getsize(big) - 1)
+    with TestPipeline() as p:
+        hashes, errors = (
+            p | beam.Create(objects) | beam.ParDo(HashObjects(settings)).with_outputs("errors", main="hashes")
+        )
+        assert_that(
+            hashes | beam.Map(lambda h: (os.path.basename(h.uri), h.media_type, len(h.frames))),
+            equal_to([("good.jpg", "image", 1)]),
+            label="hashes",
+        )
+        assert_that(
+            errors | beam.Map(lambda e: (os.path.basename(e.uri), e.stage, e.reason)),
+            equal_to([("empty.png", "read", "empty"), ("big.png", "read", "too_large"), ("deleted.jpg", "read", "gone")]),
+            label="errors",
+        )
+
+
+def test_match_hashes_loads_the_registry_from_its_side_input(tmp_path):
+    picture = photo(3)
+    pdq = pdq_of_rgb(np.asarray(picture)).pdq
+    registry = tmp_path / "r.csv"
+    write(str(registry), registry_csv([("E-3", "pdq", pdq, "tid", "m")]))
+    copy = tmp_path / "copy.jpg"
+    write(str(copy), encode(picture, "JPEG", quality=70))
+    obj = MediaObject(str(copy), "v", os.path.getsize(copy))
+    with TestPipeline() as p:
+        snapshot = p | "Snapshot" >> beam.Create([Snapshot("2026-11-25", (str(registry),))])
+        rows = (
+            p
+            | beam.Create([obj])
+            | beam.ParDo(HashObjects(HashSettings()))
+            | beam.ParDo(MatchHashes(MatchSettings(), 0.001, "run-1", None), beam.pvalue.AsSingleton(snapshot))
+        )
+        assert_that(
+            rows | beam.Map(lambda r: (r["entry_id"], r["signal_type"], r["source"], r["registry_version"], r["run_id"])),
+            equal_to([("E-3", "pdq", "tid", "2026-11-25", "run-1")]),
+        )
+
+
+def test_list_media_walks_folders_and_tags_what_it_cannot_list(tmp_path):
+    write(str(tmp_path / "a" / "b" / "deep.jpg"), b"x")
+    write(str(tmp_path / "top.png"), b"y")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0)
+    try:
+        can_list_anyway = os.access(locked, os.R_OK)  # root reads any folder
+        with TestPipeline() as p:
+            objects, errors = p | ListMedia(str(tmp_path))
+            assert_that(
+                objects | beam.Map(lambda o: os.path.relpath(o.uri, tmp_path)),
+                equal_to(["a/b/deep.jpg", "top.png"]),
+                label="objects",
+            )
+            assert_that(
+                errors | beam.Map(lambda e: (e.stage, e.reason)),
+                equal_to([] if can_list_anyway else [("list", "unlistable")]),
+                label="errors",
+            )
+    finally:
+        os.chmod(locked, 0o755)
+
+
+def test_a_single_file_lists_itself(tmp_path):
+    write(str(tmp_path / "one.jpg"), b"12345")
+    (obj,) = list_local(str(tmp_path / "one.jpg"))
+    assert obj.size == 5 and obj.version.startswith("5-")
+
+
+def test_a_dangling_link_is_an_unlistable_object(tmp_path):
+    os.symlink(tmp_path / "missing.jpg", tmp_path / "link.jpg")
+    (error,) = list_local(str(tmp_path))
+    assert isinstance(error, ScanError) and error.reason == "unlistable" and error.uri.endswith("link.jpg")
+
+
+def test_skip_unchanged_joins_listing_with_the_hash_store(tmp_path):
+    hashes = str(tmp_path / "hashes")
+    stored = MediaObject("/m/same.jpg", "v1", 1)
+    media = MediaHashes(stored.uri, stored.version, "image", "jpeg", "0" * 32, "0" * 40, "0" * 64, ())
+    rows = list(hash_store_rows(media, hashed_at=None))
+    os.makedirs(os.path.join(hashes, "run=1"))
+    pq.write_table(pa.Table.from_pylist(rows, HASH_SCHEMA), os.path.join(hashes, "run=1", "part.parquet"))
+    listed = [stored, MediaObject("/m/same.jpg", "v2", 1), MediaObject("/m/new.jpg", "v1", 1)]
+    with TestPipeline() as p:
+        changed, unchanged = p | beam.Create(listed) | SkipUnchanged(hashes)
+        assert_that(
+            changed | "C" >> beam.Map(tuple), equal_to([("/m/same.jpg", "v2", 1), ("/m/new.jpg", "v1", 1)]), label="c"
+        )
+        assert_that(unchanged | "U" >> beam.Map(tuple), equal_to([("/m/same.jpg", "v1", 1)]), label="u")
+
+
+def test_skip_unchanged_with_an_empty_hash_store(tmp_path):
+    with TestPipeline() as p:
+        changed, unchanged = p | beam.Create([MediaObject("/m/a.jpg", "v", 1)]) | SkipUnchanged(str(tmp_path / "none"))
+        assert_that(changed | beam.Map(lambda o: o.uri), equal_to(["/m/a.jpg"]), label="c")
+        assert_that(unchanged, equal_to([]), label="u")
