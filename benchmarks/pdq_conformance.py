@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     for row in rows:
         with open(os.path.join(pdq, row["path"]), "rb") as f:
             data = f.read()
-        ours = hash_image(data, LIMIT)
+        ours = hash_image(data, LIMIT)[0]
         width, height = open_image(data, LIMIT).size
         bits = PdqSignal.distance(ours.pdq, row["pdq_hex"])
         print(f"{row['path']:48} {row['source']:16} {width:>5}x{height:<5} {ours.quality:>7} {bits:>4}")

@@ -33,6 +33,7 @@ from transforms.registry import (
 from transforms.reports import WriteParquetFolder, WriteSummary, error_row
 from transforms.schemas import ERROR_SCHEMA, HASH_SCHEMA, REGISTRY_REJECT_SCHEMA, match_schema
 from transforms.unchanged import SkipUnchanged
+from transforms.video_hashing import VideoSettings
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample")
 
@@ -54,6 +55,16 @@ class ScanOptions(PipelineOptions):
                            help="Larger images fail with too_many_pixels, before decoding.")
         group.add_argument("--max_registry_reject_share", type=float, default=DEFAULT_MAX_REJECT_SHARE,
                            help="Refuse a registry with a larger share of malformed rows.")
+        group.add_argument("--video_sample_seconds", type=float, default=VideoSettings.sample_seconds,
+                           help="Besides keyframes, hash one video frame per this many seconds (0: keyframes only).")
+        group.add_argument("--max_video_seconds", type=float, default=VideoSettings.max_seconds,
+                           help="Longer videos fail with too_long.")
+        group.add_argument("--max_video_frames", type=int, default=VideoSettings.max_frames,
+                           help="Videos and animations with more frames to hash fail with too_long.")
+        group.add_argument("--min_matched_frame_share", type=float, default=MatchSettings.min_matched_frame_share,
+                           help="A video matches an entry only if this share of its frames matched it.")
+        group.add_argument("--min_registry_frame_share", type=float, default=MatchSettings.min_registry_frame_share,
+                           help="A video matches an entry only if this share of the entry's frames was found.")
         group.add_argument("--rescan_unchanged", action="store_true",
                            help="Hash again objects whose version the hash store already holds.")
 
@@ -101,8 +112,11 @@ def check_options(scan: ScanOptions) -> None:
         raise UsageError("--min_quality must be between 0 and 100")
     if scan.max_object_bytes <= 0 or scan.max_pixels <= 0:
         raise UsageError("--max_object_bytes and --max_pixels must be positive")
-    if not 0 <= scan.max_registry_reject_share <= 1:
-        raise UsageError("--max_registry_reject_share must be between 0 and 1")
+    for name in ("max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share"):
+        if not 0 <= getattr(scan, name) <= 1:
+            raise UsageError(f"--{name} must be between 0 and 1")
+    if scan.video_sample_seconds < 0 or scan.max_video_seconds <= 0 or scan.max_video_frames <= 0:
+        raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
 
 
 def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
@@ -119,8 +133,14 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         hashes_uri=scan.hashes or FileSystems.join(scan.output, "hashes"),
         snapshot=snapshot,
         registry=registry,
-        hash_settings=HashSettings(scan.max_object_bytes, scan.max_pixels),
-        match_settings=MatchSettings(scan.pdq_threshold, scan.min_quality),
+        hash_settings=HashSettings(
+            scan.max_object_bytes,
+            scan.max_pixels,
+            VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames),
+        ),
+        match_settings=MatchSettings(
+            scan.pdq_threshold, scan.min_quality, scan.min_matched_frame_share, scan.min_registry_frame_share
+        ),
     )
 
 

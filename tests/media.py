@@ -71,20 +71,45 @@ def png_bomb(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def mp4_clip(seconds: float = 1.0, fps: int = 10, size=(160, 120), seed: int = 0) -> bytes:
-    """A small H.264 MP4 of moving synthetic pictures, made in memory with PyAV."""
+def clip_frames(seed: int, seconds: float = 3.0, fps: int = 10, size=(320, 180)):
+    """The frames of a synthetic clip: a slow pan across a wide photo-like picture."""
+    width, height = size
+    base = photo(seed, width * 2, height)
+    count = int(seconds * fps)
+    return [base.crop((i * width // count, 0, i * width // count + width, height)) for i in range(count)]
+
+
+def with_bars(frame: Image.Image, width: int, height: int, colour=(0, 0, 0)) -> Image.Image:
+    """The frame scaled into width x height, centred on bars of `colour` (letterbox/pillarbox)."""
+    scale = min(width / frame.width, height / frame.height)
+    inner = frame.resize((int(frame.width * scale), int(frame.height * scale)), Image.BICUBIC)
+    canvas = Image.new("RGB", (width, height), colour)
+    canvas.paste(inner, ((width - inner.width) // 2, (height - inner.height) // 2))
+    return canvas
+
+
+def encode_clip(frames, fps: int = 10, fmt: str = "mp4", codec: str = "libx264", crf: int = 23,
+                rotation: int = 0, gop: int = 0) -> bytes:
+    """Frames (PIL images of one size) -> video bytes, made in memory with PyAV."""
     import av
 
     out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
+    with av.open(out, "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=fps, options={"crf": str(crf)} if codec == "libx264" else {})
+        stream.width, stream.height = frames[0].size
         stream.pix_fmt = "yuv420p"
-        base = photo(seed, size[0] * 2, size[1])
-        for i in range(int(seconds * fps)):
-            frame = base.crop((i * 2, 0, i * 2 + size[0], size[1]))
+        if gop:
+            stream.codec_context.gop_size = gop
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_image(frame)):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return out.getvalue()
+
+
+def mp4_clip(seconds: float = 1.0, fps: int = 10, size=(160, 120), seed: int = 0) -> bytes:
+    """A small H.264 MP4 of a synthetic clip."""
+    return encode_clip(clip_frames(seed, seconds, fps, size), fps)

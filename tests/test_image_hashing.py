@@ -21,7 +21,7 @@ def distance(a, b):
 
 
 def test_hash_is_hex_with_quality():
-    result = hash_image(encode(ORIGINAL, "PNG"), LIMIT)
+    (result,) = hash_image(encode(ORIGINAL, "PNG"), LIMIT)  # no border: one hash
     assert result == REFERENCE
     assert len(result.pdq) == 64 and int(result.pdq, 16) and result.quality >= 50 and result.time_s is None
 
@@ -44,7 +44,7 @@ def in_mode(mode):
 def test_every_stored_mode_hashes_close_to_the_original(mode, fmt, stored_mode):
     data = encode(in_mode(mode), fmt)
     assert Image.open(io.BytesIO(data)).mode == stored_mode
-    result = hash_image(data, LIMIT)
+    result = hash_image(data, LIMIT)[0]
     bound = 40 if mode == "1" else 16  # 1-bit dithering changes a picture more than re-encoding
     assert result.quality >= 50 and distance(result, REFERENCE) <= bound, (mode, distance(result, REFERENCE))
 
@@ -59,16 +59,26 @@ def test_modes_that_only_exist_in_memory_hash_too(mode):
 def test_16_bit_pictures_are_not_clipped_white():
     grey = np.asarray(ORIGINAL.convert("L"), dtype=np.uint16) * 257  # the full 16-bit range
     data = encode(Image.fromarray(grey), "PNG")
-    result = hash_image(data, LIMIT)
+    result = hash_image(data, LIMIT)[0]
     assert result.quality >= 50
     assert distance(result, pdq_of_rgb(np.asarray(ORIGINAL.convert("L").convert("RGB")))) <= 2
 
 
-def test_animated_gif_hashes_its_first_frame():
-    frames = [photo(5, 320, 240).convert("P"), photo(6, 320, 240).convert("P")]
-    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    first = pdq_of_rgb(np.asarray(frames[0].convert("RGB")))
-    assert hash_image(data, LIMIT) == first
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
+def test_animated_images_hash_every_frame_with_its_time(fmt):
+    frames = [photo(5, 320, 240), photo(6, 320, 240), photo(7, 320, 240)]
+    data = encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=250, loop=0)
+    hashes = hash_image(data, LIMIT)
+    assert [h.time_s for h in hashes] == [0.0, 0.25, 0.5]
+    for frame, found in zip(frames, hashes):
+        assert distance(found, pdq_of_rgb(np.asarray(frame))) <= 16 and found.quality >= 50
+
+
+def test_animations_with_too_many_frames_are_refused():
+    frames = [photo(seed, 32, 24) for seed in range(5)]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    with pytest.raises(MediaError, match="too_long"):
+        hash_image(data, LIMIT, max_frames=4)
 
 
 def test_decompression_bomb_is_refused_before_decoding():
@@ -85,7 +95,7 @@ def test_pixel_limit_is_an_option():
     data = encode(photo(5, 200, 100), "PNG")
     with pytest.raises(MediaError, match="too_many_pixels"):
         hash_image(data, 19_999)
-    assert hash_image(data, 20_000).quality >= 50
+    assert hash_image(data, 20_000)[0].quality >= 50
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from tests.conftest import registry_csv, write
 from tests.media import encode, photo
 from transforms.hashing import HashObjects, HashSettings, MediaHashes, hash_store_rows
-from transforms.image_hashing import pdq_of_rgb
+from transforms.image_hashing import FrameHash, pdq_of_rgb
 from transforms.listing import ListMedia, MediaObject, list_local, local_version
 from transforms.matching import MatchHashes, MatchSettings
 from transforms.reasons import ScanError
@@ -105,7 +105,8 @@ def test_a_dangling_link_is_an_unlistable_object(tmp_path):
 def test_skip_unchanged_joins_listing_with_the_hash_store(tmp_path):
     hashes = str(tmp_path / "hashes")
     stored = MediaObject("/m/same.jpg", "v1", 1)
-    media = MediaHashes(stored.uri, stored.version, "image", "jpeg", "0" * 32, "0" * 40, "0" * 64, ())
+    frame = FrameHash("0" * 64, 100)
+    media = MediaHashes(stored.uri, stored.version, "image", "jpeg", "0" * 32, "0" * 40, "0" * 64, (frame,))
     rows = list(hash_store_rows(media, hashed_at=None))
     os.makedirs(os.path.join(hashes, "run=1"))
     pq.write_table(pa.Table.from_pylist(rows, HASH_SCHEMA), os.path.join(hashes, "run=1", "part.parquet"))

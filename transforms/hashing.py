@@ -5,7 +5,7 @@ as `errors`, so that every object it receives leaves as exactly one MediaHashes 
 """
 import logging
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Tuple
 
 import apache_beam as beam
 import pdqhash
@@ -16,16 +16,18 @@ from transforms.reading import read_object
 from transforms.reasons import MediaError, ScanError
 from transforms.signals import exact_hashes
 from transforms.sniffing import HEAD_BYTES, sniff
+from transforms.video_hashing import VideoSettings, hash_video
 
 # Bumped whenever a change of the hashing changes its output: later scans rehash objects whose
 # stored hashes carry another version.
-HASHER_VERSION = f"1/pdqhash-{pdqhash.__version__}"
+HASHER_VERSION = f"2/pdqhash-{pdqhash.__version__}"
 
 
 @dataclass(frozen=True)
 class HashSettings:
     max_bytes: int = 256 * 1024 * 1024
     max_pixels: int = 100_000_000
+    video: VideoSettings = VideoSettings()
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class MediaHashes:
     md5: str
     sha1: str
     sha256: str
-    frames: Tuple[FrameHash, ...]  # one for an image; a video's frames (none yet for videos)
+    frames: Tuple[FrameHash, ...]  # an image's picture, or a video's (or animation's) frames
 
 
 def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHashes:
@@ -49,10 +51,11 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
         raise MediaError("unsupported_type", "no image or video signature in its first bytes")
     if not kind.decodable:
         raise MediaError("unsupported_type", f"{kind.format} {kind.media_type}s are not decoded")
-    frames: Tuple[FrameHash, ...] = ()
     if kind.media_type == "image":
-        frames = (hash_image(data, settings.max_pixels),)
-    return MediaHashes(obj.uri, obj.version, kind.media_type, kind.format, frames=frames, **exact_hashes(data))
+        frames = hash_image(data, settings.max_pixels, settings.video.max_frames)
+    else:
+        frames = hash_video(data, settings.video)
+    return MediaHashes(obj.uri, obj.version, kind.media_type, kind.format, frames=tuple(frames), **exact_hashes(data))
 
 
 def hash_object(obj: MediaObject, settings: HashSettings) -> MediaHashes:
@@ -87,16 +90,16 @@ class HashObjects(beam.DoFn):
 
 
 def hash_store_rows(media: MediaHashes, hashed_at, hasher_version: str = HASHER_VERSION):
-    """Rows of the hash store: one per frame hash, or one without PDQ when there is none."""
-    frames: Tuple[Optional[FrameHash], ...] = media.frames or (None,)
-    for frame in frames:
+    """Rows of the hash store: one per frame hash (and variant) of the object."""
+    for frame in media.frames:
         yield {
             "uri": media.uri,
             "object_version": media.object_version,
             "media_type": media.media_type,
-            "frame_time_s": frame.time_s if frame else None,
-            "pdq": frame.pdq if frame else None,
-            "quality": frame.quality if frame else None,
+            "frame_time_s": frame.time_s,
+            "pdq": frame.pdq,
+            "pdq_variant": frame.variant,
+            "quality": frame.quality,
             "md5": media.md5,
             "sha1": media.sha1,
             "sha256": media.sha256,

@@ -1,4 +1,6 @@
-"""Image bytes in, PDQ hash out: guarded decoding, mode handling, PDQ and its quality.
+"""Image bytes in, PDQ hashes out: guarded decoding, mode handling, PDQ and its quality, and the
+border-trimmed variant of pictures that have a uniform border (see borders.py). Animated images
+(GIF, WebP, APNG) are hashed frame by frame, like a video.
 
 EXIF orientation is not applied: the PDQ reference hashers (the C++ and Python implementations
 that registries use) hash the stored pixels, so a registry hash of a file describes the file as
@@ -7,12 +9,13 @@ stored. See README ("EXIF orientation").
 import io
 import warnings
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import pdqhash
 from PIL import Image
 
+from transforms.borders import trim_border
 from transforms.reasons import MediaError
 
 # This module enforces its own pixel limit before decoding (`max_pixels`), so Pillow's global
@@ -29,7 +32,8 @@ class FrameHash:
 
     pdq: str  # 64 lowercase hex digits
     quality: int  # 0..100; below the quality threshold a hash is stored but never matched
-    time_s: Optional[float] = None
+    time_s: Optional[float] = None  # None for a still image
+    variant: str = "original"  # "original", or "trimmed": the picture without its uniform border
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -82,12 +86,36 @@ def _rgb_array(image: Image.Image) -> np.ndarray:
         return np.asarray(image.convert("LA").convert("RGB"))
 
 
-def pdq_of_rgb(rgb: np.ndarray) -> FrameHash:
+def pdq_of_rgb(rgb: np.ndarray, time_s: Optional[float] = None, variant: str = "original") -> FrameHash:
     """PDQ hash and quality of an H x W x 3 uint8 picture."""
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return FrameHash(pdq=np.packbits(bits.astype(np.uint8)).tobytes().hex(), quality=int(quality))
+    return FrameHash(np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality), time_s, variant)
 
 
-def hash_image(data: bytes, max_pixels: int) -> FrameHash:
-    """PDQ of the first frame of an image file's bytes. Raises MediaError with a reason code."""
-    return pdq_of_rgb(decode_rgb(open_image(data, max_pixels)))
+def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None) -> List[FrameHash]:
+    """The picture's PDQ, and its border-trimmed PDQ when it has a uniform border."""
+    hashes = [pdq_of_rgb(rgb, time_s)]
+    trimmed = trim_border(rgb)
+    if trimmed is not None:
+        hashes.append(pdq_of_rgb(trimmed, time_s, "trimmed"))
+    return hashes
+
+
+def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000) -> List[FrameHash]:
+    """PDQ hashes of an image file's bytes: its picture (and trimmed variant), or for an animated
+    image each frame's, timed by the frame durations. Raises MediaError with a reason code."""
+    image = open_image(data, max_pixels)
+    frame_count = getattr(image, "n_frames", 1)
+    if frame_count <= 1:
+        return picture_hashes(decode_rgb(image))
+    if frame_count > max_frames:
+        raise MediaError("too_long", f"{frame_count} frames > limit {max_frames}")
+    hashes, time_s = [], 0.0
+    for index in range(frame_count):
+        try:
+            image.seek(index)
+        except EOFError as e:
+            raise MediaError("truncated", f"frame {index} of {frame_count} is missing: {e}") from None
+        hashes.extend(picture_hashes(decode_rgb(image), round(time_s, 3)))
+        time_s += image.info.get("duration", 0) / 1000.0
+    return hashes

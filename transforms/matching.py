@@ -2,8 +2,12 @@
 
 `match_media` is the pure core: PDQ frames of quality >= the minimum against every registry PDQ
 within the distance threshold, exact hashes by equality; one Match per (entry, signal), the best.
+A timed item (a video, an animated image) matches an entry only when enough of its frames matched
+(`matched_frame_share`, of its frames of sufficient quality) and enough of the entry's frames were
+found (`registry_frame_share`), the two shares vPDQ defines. A frame counts once, whichever of its
+variants (as is, border-trimmed) matched.
 """
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
@@ -21,6 +25,8 @@ from transforms.signals import EXACT_SIGNALS
 class MatchSettings:
     pdq_threshold: int = 31
     min_quality: int = 50
+    min_matched_frame_share: float = 0.0  # of the video's frames that matched the entry
+    min_registry_frame_share: float = 0.1  # of the entry's frames found in the video
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class Match:
     quality: Optional[int]
     frame_time_s: Optional[float]
     registry_row: int  # row of the Registry, for the entry's metadata
+    matched_frame_share: Optional[float] = None  # timed items only
+    registry_frame_share: Optional[float] = None
 
 
 class RegistryIndex:
@@ -44,6 +52,7 @@ class RegistryIndex:
         self.pdq = PdqBruteForceIndex(
             hashes_from_hex(registry.signal_values[i] for i in pdq_rows), np.array(pdq_rows, dtype=np.int64)
         )
+        self.pdq_rows_of_entry = Counter(registry.entry_ids[i] for i in pdq_rows)
         self.exact: Dict[str, Dict[str, List[int]]] = {s.name: defaultdict(list) for s in EXACT_SIGNALS}
         for row, (signal_type, value) in enumerate(zip(registry.signal_types, registry.signal_values)):
             if signal_type in self.exact:
@@ -52,22 +61,44 @@ class RegistryIndex:
 
 def match_media(media: MediaHashes, index: RegistryIndex, settings: MatchSettings) -> List[Match]:
     """Every (entry, signal) the object matches, each with its best distance."""
+    return _pdq_matches(media, index, settings) + _exact_matches(media, index)
+
+
+def _pdq_matches(media: MediaHashes, index: RegistryIndex, settings: MatchSettings) -> List[Match]:
+    registry = index.registry
+    frames = [f for f in media.frames if f.quality >= settings.min_quality]
+    if not frames or not len(index.pdq):
+        return []
+    found = index.pdq.query(hashes_from_hex(f.pdq for f in frames), settings.pdq_threshold)
+    best = {}  # entry -> (distance, frame, registry row): the closest pair, earliest frame first
+    frames_of_entry = defaultdict(set)  # entry -> times of the frames that matched it
+    rows_of_entry = defaultdict(set)  # entry -> its registry rows that were found
+    for frame, row, distance in zip(*found):
+        entry = registry.entry_ids[row]
+        candidate = (int(distance), int(frame), int(row))
+        if entry not in best or candidate < best[entry]:
+            best[entry] = candidate
+        frames_of_entry[entry].add(frames[frame].time_s)
+        rows_of_entry[entry].add(int(row))
+    timed = any(f.time_s is not None for f in media.frames)
+    frame_count = len({f.time_s for f in frames})
+    matches = []
+    for entry, (distance, frame, row) in sorted(best.items()):
+        shares = (None, None)
+        if timed:
+            shares = (len(frames_of_entry[entry]) / frame_count, len(rows_of_entry[entry]) / index.pdq_rows_of_entry[entry])
+            if shares[0] < settings.min_matched_frame_share or shares[1] < settings.min_registry_frame_share:
+                continue
+        f = frames[frame]
+        matches.append(
+            Match("pdq", f.pdq, entry, registry.signal_values[row], distance, f.quality, f.time_s, row, *shares)
+        )
+    return matches
+
+
+def _exact_matches(media: MediaHashes, index: RegistryIndex) -> List[Match]:
     registry = index.registry
     matches = []
-    frames = [f for f in media.frames if f.quality >= settings.min_quality]
-    if frames and len(index.pdq):
-        found = index.pdq.query(hashes_from_hex(f.pdq for f in frames), settings.pdq_threshold)
-        best = {}  # entry -> (distance, frame, registry row): the closest pair, earliest frame first
-        for frame, row, distance in zip(*found):
-            entry = registry.entry_ids[row]
-            candidate = (int(distance), int(frame), int(row))
-            if entry not in best or candidate < best[entry]:
-                best[entry] = candidate
-        for entry, (distance, frame, row) in sorted(best.items()):
-            f = frames[frame]
-            matches.append(
-                Match("pdq", f.pdq, entry, registry.signal_values[row], distance, f.quality, f.time_s, row)
-            )
     for signal in EXACT_SIGNALS:
         value = getattr(media, signal.name)
         first_row_of_entry = {}
@@ -93,8 +124,8 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str,
         "distance": match.distance,
         "quality": match.quality,
         "frame_time_s": match.frame_time_s,
-        "matched_frame_share": None,
-        "registry_frame_share": None,
+        "matched_frame_share": match.matched_frame_share,
+        "registry_frame_share": match.registry_frame_share,
         "registry_version": registry.version,
     }
     row.update(registry.row_metadata(match.registry_row))

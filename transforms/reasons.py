@@ -10,7 +10,7 @@ from typing import NamedTuple, Optional
 REASONS = {
     "list": ("unlistable",),
     "read": ("empty", "too_large", "gone", "unreadable"),
-    "decode": ("unsupported_type", "truncated", "corrupt", "too_many_pixels"),
+    "decode": ("unsupported_type", "truncated", "corrupt", "too_many_pixels", "too_long", "no_video_stream"),
     "hash": ("hash_failed",),
 }
 STAGE_OF = {reason: stage for stage, reasons in REASONS.items() for reason in reasons}

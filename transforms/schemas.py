@@ -12,6 +12,7 @@ HASH_SCHEMA = pa.schema(
         ("media_type", pa.string()),
         ("frame_time_s", pa.float64()),
         ("pdq", pa.string()),
+        ("pdq_variant", pa.string()),  # "original", or "trimmed" (the picture without its border)
         ("quality", pa.int32()),
         ("md5", pa.string()),
         ("sha1", pa.string()),

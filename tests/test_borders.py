@@ -1,0 +1,56 @@
+"""Border detection: real bars are found exactly, dark or plain pictures are left alone."""
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from tests.media import encode, photo, with_bars
+from transforms.borders import content_box, trim_border
+from transforms.image_hashing import hash_image, pdq_of_rgb
+from transforms.signals import PdqSignal
+
+PICTURE = photo(21, 400, 300)
+
+
+@pytest.mark.parametrize(
+    "size, colour, box",
+    [
+        ((400, 400), (0, 0, 0), (50, 350, 0, 400)),  # letterbox to a square
+        ((600, 300), (0, 0, 0), (0, 300, 100, 500)),  # pillarbox
+        ((500, 500), (255, 255, 255), (62, 437, 0, 500)),  # letterbox, white
+        ((480, 300), (128, 128, 128), (0, 300, 40, 440)),  # grey
+    ],
+)
+def test_bars_are_found(size, colour, box):
+    framed = np.asarray(with_bars(PICTURE, *size, colour))
+    assert content_box(framed) == box
+
+
+def test_padding_on_all_sides_is_found():
+    canvas = Image.new("RGB", (500, 420), (20, 20, 20))
+    canvas.paste(PICTURE, (60, 50))
+    assert content_box(np.asarray(canvas)) == (50, 350, 60, 460)
+
+
+def test_trimmed_hash_of_a_barred_copy_is_the_original_hash():
+    framed = encode(with_bars(PICTURE, 600, 300), "JPEG", quality=90)
+    as_is, trimmed = hash_image(framed, 10**8)
+    original = pdq_of_rgb(np.asarray(PICTURE))
+    assert trimmed.variant == "trimmed" and PdqSignal.distance(trimmed.pdq, original.pdq) <= 8
+    assert PdqSignal.distance(as_is.pdq, original.pdq) > 31  # what the trim is for
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dark_scenes_have_no_border(seed):
+    dark = ImageEnhance.Brightness(photo(seed, 400, 300)).enhance(0.15)
+    assert trim_border(np.asarray(dark)) is None
+    night = np.asarray(photo(seed, 400, 300)).astype(np.float32) * 0.08 + 2
+    assert trim_border(np.clip(night, 0, 255).astype(np.uint8)) is None
+
+
+def test_plain_pictures_thin_lines_and_blank_frames_have_no_border():
+    assert trim_border(np.asarray(PICTURE)) is None
+    lined = np.asarray(PICTURE).copy()
+    lined[:3] = 0  # a 3-pixel line is not a bar
+    assert trim_border(lined) is None
+    assert trim_border(np.zeros((300, 400, 3), np.uint8)) is None
+    assert trim_border(np.zeros((8, 8, 3), np.uint8)) is None

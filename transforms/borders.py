@@ -1,0 +1,56 @@
+"""Find a uniform border (letterbox, pillarbox, padding to a square) around a picture.
+
+Re-uploads often gain bars, and PDQ does not survive them (a barred copy is 60 to 140 bits from
+the original), so pictures with a border are hashed twice: as they are and with the border cut.
+A border line must be flat (tiny spread of brightness along it) and of the colour of the outermost
+line; a side counts only if its bar is at least `min_bar` of the picture, and the content left must
+be at least `min_keep` of it. Dark pictures keep their structure: their lines are not flat.
+"""
+from typing import Optional, Tuple
+
+import numpy as np
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _bar_length(lines: np.ndarray, flatness: float, colour_tolerance: float) -> int:
+    """How many of the lines (first = outermost) are flat and of the outermost line's colour."""
+    spread = lines.max(axis=1) - lines.min(axis=1)
+    means = lines.mean(axis=1)
+    border = (spread <= flatness) & (np.abs(means - means[0]) <= colour_tolerance)
+    return len(border) if border.all() else int(np.argmin(border))
+
+
+def content_box(
+    rgb: np.ndarray,
+    flatness: float = 12.0,
+    colour_tolerance: float = 8.0,
+    min_bar: float = 0.02,
+    min_keep: float = 0.2,
+) -> Optional[Tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of the picture inside a uniform border, or None if there is none."""
+    height, width = rgb.shape[:2]
+    if height < 16 or width < 16:
+        return None
+    luma = rgb.astype(np.float32) @ LUMA
+    bars = [
+        _bar_length(luma, flatness, colour_tolerance),  # top
+        _bar_length(luma[::-1], flatness, colour_tolerance),  # bottom
+        _bar_length(luma.T, flatness, colour_tolerance),  # left
+        _bar_length(luma.T[::-1], flatness, colour_tolerance),  # right
+    ]
+    sizes = (height, height, width, width)
+    bars = [bar if bar >= min_bar * size else 0 for bar, size in zip(bars, sizes)]
+    top, bottom, left, right = bars
+    if not any(bars) or height - top - bottom < min_keep * height or width - left - right < min_keep * width:
+        return None
+    return top, height - bottom, left, width - right
+
+
+def trim_border(rgb: np.ndarray) -> Optional[np.ndarray]:
+    """The picture without its uniform border, or None when it has none."""
+    box = content_box(rgb)
+    if box is None:
+        return None
+    top, bottom, left, right = box
+    return rgb[top:bottom, left:right]
