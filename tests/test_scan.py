@@ -101,7 +101,7 @@ def test_hash_store_holds_every_hashed_object(corpus, first_run):
     assert set(by_uri) == set(corpus["expected"])
     assert all(r["hasher_version"] == HASHER_VERSION and len(r["sha1"]) == 40 for r in rows)
     clip = sorted((r["frame_time_s"], r["pdq_variant"]) for r in rows if r["uri"].endswith("clip.mp4"))
-    assert clip == [(0.0, "original")]  # 1 s long: its keyframe is also its one sampled frame
+    assert clip == [(0.0, "original"), (0.5, "original")]  # 1 s long: its keyframe, and one frame per 0.5 s
     assert all(r["media_type"] == "video" for r in rows if r["uri"].endswith("clip.mp4"))
     assert by_uri["unrelated/301.jpg"]["quality"] >= 50 and len(by_uri["unrelated/301.jpg"]["pdq"]) == 64
 
