@@ -20,6 +20,6 @@ setup(
         "numpy>=2.0",
         "PyYAML>=6",
     ],
-    extras_require={"test": ["pytest>=8", "duckdb>=1.0"]},
+    extras_require={"test": ["pytest>=8", "duckdb>=1.0", "moto[server]>=5", "gcp-storage-emulator>=2024.8"]},
     entry_points={"console_scripts": ["takedown-scan=pipelines.cli:main"]},
 )

@@ -16,11 +16,13 @@ from typing import List, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 
 from pipelines.config import UsageError, expand_config
 from transforms.hashing import HashObjects, HashSettings, hash_store_rows
-from transforms.listing import ListMedia, is_remote
+from transforms.listing import ListMedia
+from transforms.object_stores import StoreError, Stores, StoreSettings, parse_location
+from transforms.objects import is_remote
 from transforms.matching import MatchHashes, MatchSettings
 from transforms.registry import (
     DEFAULT_MAX_REJECT_SHARE,
@@ -42,7 +44,7 @@ class ScanOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         group = parser.add_argument_group("takedown-scan")
-        group.add_argument("--media", help="What to scan: a local folder or file (recursive).")
+        group.add_argument("--media", help="What to scan: a local folder or file, gs://bucket/prefix or s3://bucket/prefix.")
         group.add_argument("--registry", help="A registry snapshot file, or a root of VERSION/ folders.")
         group.add_argument("--output", help="Where run=RUN_ID/ folders of reports are written.")
         group.add_argument("--hashes", help="The hash store (default: OUTPUT/hashes).")
@@ -65,6 +67,14 @@ class ScanOptions(PipelineOptions):
                            help="A video matches an entry only if this share of its frames matched it.")
         group.add_argument("--min_registry_frame_share", type=float, default=MatchSettings.min_registry_frame_share,
                            help="A video matches an entry only if this share of the entry's frames was found.")
+        group.add_argument("--read_concurrency", type=int, default=HashSettings.concurrency,
+                           help="Objects read and hashed at once by each worker thread of the runner.")
+        group.add_argument("--read_attempts", type=int, default=StoreSettings.attempts,
+                           help="Tries of a gs:// or s3:// request on throttling and transient errors.")
+        group.add_argument("--object_timeout_s", type=float, default=StoreSettings.object_timeout_s,
+                           help="Time for all tries of reading one object; then it fails as unreadable.")
+        group.add_argument("--list_split_depth", type=int, default=1,
+                           help="Prefix levels listed first, so that workers list the sub-prefixes in parallel.")
         group.add_argument("--rescan_unchanged", action="store_true",
                            help="Hash again objects whose version the hash store already holds.")
 
@@ -103,8 +113,8 @@ def check_options(scan: ScanOptions) -> None:
         if not getattr(scan, name):
             raise UsageError(f"--{name} is required (or give no arguments to scan the bundled sample)")
     if is_remote(scan.media):
-        raise UsageError(f"--media {scan.media}: only local folders and files can be scanned so far")
-    if not os.path.exists(scan.media):
+        _check_bucket(scan.media, store_settings(scan))
+    elif not os.path.exists(scan.media):
         raise UsageError(f"--media {scan.media} does not exist")
     if not 0 <= scan.pdq_threshold <= 256:
         raise UsageError("--pdq_threshold must be between 0 and 256")
@@ -115,8 +125,32 @@ def check_options(scan: ScanOptions) -> None:
     for name in ("max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share"):
         if not 0 <= getattr(scan, name) <= 1:
             raise UsageError(f"--{name} must be between 0 and 1")
+    if scan.read_concurrency < 1 or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0:
+        raise UsageError(
+            "--read_concurrency and --read_attempts must be >= 1, --object_timeout_s > 0, --list_split_depth >= 0"
+        )
     if scan.video_sample_seconds < 0 or scan.max_video_seconds <= 0 or scan.max_video_frames <= 0:
         raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
+
+
+def store_settings(scan: ScanOptions) -> StoreSettings:
+    s3 = scan.view_as(S3Options)
+    return StoreSettings(
+        s3_endpoint_url=s3.s3_endpoint_url,
+        s3_region_name=s3.s3_region_name,
+        attempts=scan.read_attempts,
+        object_timeout_s=scan.object_timeout_s,
+    )
+
+
+def _check_bucket(uri: str, settings: StoreSettings) -> None:
+    try:
+        location = parse_location(uri)
+        Stores(settings).get(location.scheme).check_bucket(location.bucket)
+    except ValueError as e:
+        raise UsageError(f"--media {uri}: {e}") from None
+    except StoreError as e:
+        raise UsageError(f"--media {uri}: {e}") from None
 
 
 def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
@@ -137,6 +171,8 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             scan.max_object_bytes,
             scan.max_pixels,
             VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames),
+            store_settings(scan),
+            scan.read_concurrency,
         ),
         match_settings=MatchSettings(
             scan.pdq_threshold, scan.min_quality, scan.min_matched_frame_share, scan.min_registry_frame_share
@@ -146,7 +182,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
 
 def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     run_dir = plan.run_dir
-    objects, list_errors = p | "ListMedia" >> ListMedia(scan.media)
+    objects, list_errors = p | "ListMedia" >> ListMedia(scan.media, plan.hash_settings.stores, scan.list_split_depth)
     if scan.rescan_unchanged:
         changed = objects | "Reshuffle" >> beam.Reshuffle()
         unchanged = p | "NothingSkipped" >> beam.Create([])
@@ -216,6 +252,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         # ScanOptions, not PipelineOptions: Beam's base class parses with an empty parser, so
         # its --help would list nothing. Beam's own options still apply through view_as.
         scan = ScanOptions(expand_config(argv))
+        FileSystems.set_options(scan)  # the registry may be on s3:// behind --s3_endpoint_url
         plan = plan_scan(scan)
     except (UsageError, RegistryRefused) as e:
         print(f"takedown-scan: {e}", file=sys.stderr)

@@ -1,17 +1,25 @@
 """Bytes in, hashes out: sniff the type, then exact hashes and PDQ; and the DoFn around it.
 
 `hash_media` is the pure core. `HashObjects` reads each object once, calls it, and tags failures
-as `errors`, so that every object it receives leaves as exactly one MediaHashes or ScanError.
+as `errors`, so that every object it receives leaves as exactly one MediaHashes or ScanError. It
+keeps `concurrency` objects in flight on a thread pool, so that a worker waiting on the network
+for some objects hashes others meanwhile (the decoders release the GIL for most of their work).
 """
+import collections
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 import pdqhash
 
 from transforms.image_hashing import FrameHash, hash_image
-from transforms.listing import MediaObject
+from transforms.object_stores import Stores, StoreSettings
+from transforms.objects import MediaObject
 from transforms.reading import read_object
 from transforms.reasons import MediaError, ScanError
 from transforms.signals import exact_hashes
@@ -28,6 +36,8 @@ class HashSettings:
     max_bytes: int = 256 * 1024 * 1024
     max_pixels: int = 100_000_000
     video: VideoSettings = VideoSettings()
+    stores: StoreSettings = StoreSettings()
+    concurrency: int = 16  # objects in flight per DoFn instance
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,9 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
     return MediaHashes(obj.uri, obj.version, kind.media_type, kind.format, frames=tuple(frames), **exact_hashes(data))
 
 
-def hash_object(obj: MediaObject, settings: HashSettings) -> MediaHashes:
+def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Stores] = None) -> MediaHashes:
     """Read and hash one object; every failure is a MediaError with a reason code."""
-    data = read_object(obj, settings.max_bytes)
+    data = read_object(obj, settings.max_bytes, stores)
     try:
         return hash_media(obj, data, settings)
     except MediaError:
@@ -77,16 +87,39 @@ class HashObjects(beam.DoFn):
         self._hashed = beam.metrics.Metrics.counter("scan", "hashed")
         self._failed = beam.metrics.Metrics.counter("scan", "failed")
 
-    def process(self, obj: MediaObject):
+    def setup(self):
+        self._stores = Stores(self._settings.stores)
+        self._pool = ThreadPoolExecutor(self._settings.concurrency, thread_name_prefix="hash")
+
+    def teardown(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def start_bundle(self):
+        self._in_flight = collections.deque()
+
+    def _outcome(self, obj: MediaObject):
         try:
-            result = hash_object(obj, self._settings)
+            return hash_object(obj, self._settings, self._stores)
         except MediaError as e:
-            self._failed.inc()
             logging.info("cannot hash %s: %s", obj.uri, e)
-            yield beam.pvalue.TaggedOutput("errors", ScanError.of(obj.uri, obj.version, e))
-            return
+            return ScanError.of(obj.uri, obj.version, e)
+
+    def _output(self, outcome, windowed: bool):
+        if isinstance(outcome, ScanError):
+            self._failed.inc()
+            value = WindowedValue(outcome, MIN_TIMESTAMP, [GlobalWindow()]) if windowed else outcome
+            return beam.pvalue.TaggedOutput("errors", value)
         self._hashed.inc()
-        yield result
+        return WindowedValue(outcome, MIN_TIMESTAMP, [GlobalWindow()]) if windowed else outcome
+
+    def process(self, obj: MediaObject):
+        self._in_flight.append(self._pool.submit(self._outcome, obj))
+        while self._in_flight and (len(self._in_flight) >= self._settings.concurrency or self._in_flight[0].done()):
+            yield self._output(self._in_flight.popleft().result(), windowed=False)
+
+    def finish_bundle(self):
+        while self._in_flight:
+            yield self._output(self._in_flight.popleft().result(), windowed=True)
 
 
 def hash_store_rows(media: MediaHashes, hashed_at, hasher_version: str = HASHER_VERSION):

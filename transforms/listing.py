@@ -1,25 +1,17 @@
 """List the objects to scan, each with a version that changes when its content may have.
 
-Local folders and single files now; object stores (gs://, s3://) come with their own listing.
+A local folder is walked by one worker. A bucket prefix is split first (objects directly under
+it, and its sub-prefixes `split_depth` levels down), the sub-prefixes are spread across workers
+(Reshuffle), and each is listed whole there: a bucket of millions of objects is not listed by one.
 """
 import os
-from typing import Iterator, NamedTuple, Optional, Union
+from typing import Iterator, Union
 
 import apache_beam as beam
 
+from transforms.object_stores import StoreError, Stores, StoreSettings, parse_location, walk
+from transforms.objects import MediaObject, is_remote
 from transforms.reasons import ScanError
-
-
-class MediaObject(NamedTuple):
-    """One listed object. `version` is the etag/generation on object stores, size+mtime locally."""
-
-    uri: str
-    version: str
-    size: Optional[int]
-
-
-def is_remote(uri: str) -> bool:
-    return "://" in uri
 
 
 def local_version(stat: os.stat_result) -> str:
@@ -49,22 +41,69 @@ def _local_object(path: str) -> Union[MediaObject, ScanError]:
     return MediaObject(path, local_version(stat), stat.st_size)
 
 
-class ListMedia(beam.PTransform):
-    """URI -> MediaObjects (main output) and ScanErrors (output `errors`)."""
+class _ListPrefixes(beam.DoFn):
+    """A bucket URI -> its objects near the top, and the sub-prefixes to list elsewhere (str)."""
 
-    def __init__(self, media_uri: str):
+    def __init__(self, settings: StoreSettings, split_depth: int):
+        self._settings = settings
+        self._split_depth = split_depth
+
+    def setup(self):
+        self._stores = Stores(self._settings)
+
+    def process(self, uri: str):
+        location = parse_location(uri)
+        if self._split_depth == 0:
+            yield location.prefix
+            return
+        yield from walk(self._stores.get(location.scheme), location, self._split_depth)
+
+
+class _ListPrefix(beam.DoFn):
+    """A prefix -> every object below it; a listing failure is an `unlistable` error row."""
+
+    def __init__(self, uri: str, settings: StoreSettings):
+        self._location = parse_location(uri)
+        self._settings = settings
+
+    def setup(self):
+        self._store = Stores(self._settings).get(self._location.scheme)
+
+    def process(self, prefix: str):
+        try:
+            objects, _ = self._store.list(self._location.bucket, prefix, None)
+        except Exception as e:  # retried by the client; a prefix that still fails is reported
+            yield ScanError(f"{self._location.scheme}://{self._location.bucket}/{prefix}", None, "list",
+                            "unlistable", f"{type(e).__name__}: {e}"[:500])
+            return
+        yield from objects
+
+
+def _split_errors(item):
+    return beam.pvalue.TaggedOutput("errors", item) if isinstance(item, ScanError) else item
+
+
+class ListMedia(beam.PTransform):
+    """URI -> MediaObjects (main output `objects`) and ScanErrors (output `errors`)."""
+
+    def __init__(self, media_uri: str, settings: StoreSettings = StoreSettings(), split_depth: int = 1):
         super().__init__()
         self._media_uri = media_uri
+        self._settings = settings
+        self._split_depth = split_depth
 
     def expand(self, pbegin):
-        return (
-            pbegin
-            | "Root" >> beam.Create([self._media_uri])
-            | "Walk" >> beam.FlatMap(list_local)
-            | "SplitErrors"
-            >> beam.Map(
-                lambda item: beam.pvalue.TaggedOutput("errors", item)
-                if isinstance(item, ScanError)
-                else item
-            ).with_outputs("errors", main="objects")
-        )
+        root = pbegin | "Root" >> beam.Create([self._media_uri])
+        if is_remote(self._media_uri):
+            top = root | "Split" >> beam.ParDo(_ListPrefixes(self._settings, self._split_depth))
+            listed = (
+                top
+                | "Prefixes" >> beam.Filter(lambda item: isinstance(item, str))
+                | "SpreadPrefixes" >> beam.Reshuffle()
+                | "ListPrefix" >> beam.ParDo(_ListPrefix(self._media_uri, self._settings))
+            )
+            near_top = top | "NearTop" >> beam.Filter(lambda item: not isinstance(item, str))
+            items = (near_top, listed) | "AllListed" >> beam.Flatten()
+        else:
+            items = root | "Walk" >> beam.FlatMap(list_local)
+        return items | "SplitErrors" >> beam.Map(_split_errors).with_outputs("errors", main="objects")

@@ -1,0 +1,260 @@
+"""Google Cloud Storage and Amazon S3 (and S3-compatible stores) through their own clients.
+
+Listing through the clients, not Beam's filesystems, gives each object its real version (GCS
+generation; S3 VersionId on versioned buckets, else the ETag), its update time and content type.
+Reads are pinned to the listed version, ranged to the size cap, retried with exponential backoff
+and jitter on throttling and transient failures, and bounded by a per-object deadline.
+
+Endpoints: S3 honours `--s3_endpoint_url` (Beam's option) and the AWS_ENDPOINT_URL variable;
+GCS honours STORAGE_EMULATOR_HOST. Credentials come from the standard chains.
+"""
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator, List, NamedTuple, Optional, Tuple
+
+from transforms.objects import MediaObject
+from transforms.reasons import MediaError
+
+
+class Location(NamedTuple):
+    scheme: str  # "gs" | "s3"
+    bucket: str
+    prefix: str
+
+
+def parse_location(uri: str) -> Location:
+    scheme, _, rest = uri.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if scheme not in ("gs", "s3") or not bucket:
+        raise ValueError(f"not a gs:// or s3:// URI: {uri}")
+    return Location(scheme, bucket, prefix)
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """How the clients reach the stores and how hard they try."""
+
+    s3_endpoint_url: Optional[str] = None
+    s3_region_name: Optional[str] = None
+    attempts: int = 5  # tries of one request, first included
+    backoff_s: float = 0.2  # first wait; doubles, with jitter
+    object_timeout_s: float = 120.0  # all tries of one read together
+
+
+class TransientError(Exception):
+    """A failure worth trying again (throttling, 5xx, reset connections, timeouts)."""
+
+
+class StoreError(Exception):
+    """A failure of the request itself (missing bucket, access denied); str() is one line."""
+
+
+_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+def with_retries(call, settings: StoreSettings, what: str):
+    """call() until it returns, retrying TransientError with backoff, within the object deadline."""
+    deadline = time.monotonic() + settings.object_timeout_s
+    for attempt in range(1, settings.attempts + 1):
+        try:
+            return call()
+        except TransientError as e:
+            wait = settings.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            if attempt == settings.attempts or time.monotonic() + wait > deadline:
+                raise MediaError("unreadable", f"{what}: gave up after {attempt} attempt(s): {e}") from None
+            time.sleep(wait)
+
+
+# ---------------------------------------------------------------------------------------- GCS
+
+
+class GcsStore:
+    def __init__(self, settings: StoreSettings):
+        from google.cloud import storage  # imported here: workers that scan S3 need not load it
+
+        self._settings = settings
+        self._client = storage.Client()
+
+    @staticmethod
+    def _transient(e: Exception) -> bool:
+        import requests
+        from google.api_core import exceptions as api
+
+        return isinstance(
+            e,
+            (api.TooManyRequests, api.InternalServerError, api.BadGateway, api.ServiceUnavailable,
+             api.GatewayTimeout, requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError),
+        )
+
+    def check_bucket(self, bucket: str) -> None:
+        from google.api_core import exceptions as api
+
+        try:
+            self._client.get_bucket(bucket, retry=None, timeout=30)
+        except api.NotFound:
+            raise StoreError(f"bucket gs://{bucket} does not exist") from None
+        except (api.Forbidden, api.Unauthorized) as e:
+            raise StoreError(f"no access to gs://{bucket} (check credentials): {e.message}") from None
+
+    def list(self, bucket: str, prefix: str, delimiter: Optional[str]) -> Tuple[List[MediaObject], List[str]]:
+        """Objects directly under prefix (all below it when delimiter is None), and sub-prefixes."""
+        blobs = self._client.list_blobs(bucket, prefix=prefix or None, delimiter=delimiter)
+        objects = [
+            MediaObject(
+                f"gs://{bucket}/{b.name}", str(b.generation), b.size,
+                b.updated.isoformat() if b.updated else None, b.content_type,
+            )
+            for b in blobs
+            if not b.name.endswith("/")
+        ]
+        return objects, sorted(blobs.prefixes)
+
+    def read(self, obj: MediaObject, max_bytes: int) -> bytes:
+        from google.api_core import exceptions as api
+
+        location = parse_location(obj.uri)
+        blob = self._client.bucket(location.bucket).blob(location.prefix, generation=int(obj.version))
+
+        def attempt():
+            try:
+                return blob.download_as_bytes(end=max_bytes, retry=None, timeout=30, checksum=None)
+            except api.NotFound:
+                raise MediaError("gone", "deleted (or replaced) since listing") from None
+            except Exception as e:
+                if self._transient(e):
+                    raise TransientError(f"{type(e).__name__}: {e}") from None
+                raise MediaError("unreadable", f"{type(e).__name__}: {e}") from None
+
+        return with_retries(attempt, self._settings, obj.uri)
+
+
+# ---------------------------------------------------------------------------------------- S3
+
+
+class S3Store:
+    def __init__(self, settings: StoreSettings):
+        import boto3
+        from botocore.config import Config
+
+        self._settings = settings
+        config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=30,
+                        max_pool_connections=64)
+        self._client = boto3.client(
+            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region_name, config=config
+        )
+        self._versioned = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _status(e: Exception) -> Optional[int]:
+        response = getattr(e, "response", None) or {}
+        return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+    def _transient(self, e: Exception) -> bool:
+        from botocore.exceptions import ConnectionError as BotoConnectionError, ReadTimeoutError, ResponseStreamingError
+
+        if isinstance(e, (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, ConnectionError, TimeoutError)):
+            return True
+        code = getattr(e, "response", {}).get("Error", {}).get("Code") if hasattr(e, "response") else None
+        return self._status(e) in _TRANSIENT_STATUS or code in ("SlowDown", "Throttling", "RequestTimeout")
+
+    def check_bucket(self, bucket: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.head_bucket(Bucket=bucket)
+        except ClientError as e:
+            status = self._status(e)
+            if status == 404:
+                raise StoreError(f"bucket s3://{bucket} does not exist") from None
+            if status in (401, 403):
+                raise StoreError(f"no access to s3://{bucket} (check credentials)") from None
+            raise StoreError(f"s3://{bucket}: {e}") from None
+        except BotoCoreError as e:  # no credentials, unreachable endpoint
+            raise StoreError(f"s3://{bucket}: {e}") from None
+
+    def _is_versioned(self, bucket: str) -> bool:
+        with self._lock:
+            if bucket not in self._versioned:
+                status = self._client.get_bucket_versioning(Bucket=bucket).get("Status")
+                self._versioned[bucket] = status in ("Enabled", "Suspended")
+            return self._versioned[bucket]
+
+    def list(self, bucket: str, prefix: str, delimiter: Optional[str]) -> Tuple[List[MediaObject], List[str]]:
+        versioned = self._is_versioned(bucket)
+        operation = "list_object_versions" if versioned else "list_objects_v2"
+        kwargs = {"Bucket": bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        objects, prefixes = [], []
+        for page in self._client.get_paginator(operation).paginate(**kwargs):
+            prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
+            for item in page.get("Versions" if versioned else "Contents", ()):
+                if (versioned and not item.get("IsLatest")) or item["Key"].endswith("/"):
+                    continue
+                version = item["VersionId"] if versioned and item.get("VersionId") not in (None, "null") else None
+                objects.append(
+                    MediaObject(
+                        f"s3://{bucket}/{item['Key']}",
+                        version or item["ETag"].strip('"'),
+                        item["Size"],
+                        item["LastModified"].isoformat(),
+                        None,  # S3 listings carry no content type
+                    )
+                )
+        return objects, sorted(prefixes)
+
+    def read(self, obj: MediaObject, max_bytes: int) -> bytes:
+        location = parse_location(obj.uri)
+        request = {"Bucket": location.bucket, "Key": location.prefix, "Range": f"bytes=0-{max_bytes}"}
+        if self._is_versioned(location.bucket):
+            request["VersionId"] = obj.version
+        else:
+            request["IfMatch"] = f'"{obj.version}"'  # the ETag: read only the listed content
+
+        def attempt():
+            try:
+                return self._client.get_object(**request)["Body"].read()
+            except Exception as e:
+                status = self._status(e)
+                if status in (404, 412):
+                    raise MediaError("gone", "deleted (or replaced) since listing") from None
+                if status == 416:  # a range beyond an empty object
+                    return b""
+                if self._transient(e):
+                    raise TransientError(f"{type(e).__name__}: {e}") from None
+                raise MediaError("unreadable", f"{type(e).__name__}: {e}") from None
+
+        return with_retries(attempt, self._settings, obj.uri)
+
+
+class Stores:
+    """One client per store kind, opened on first use and shared by a DoFn's threads."""
+
+    def __init__(self, settings: StoreSettings):
+        self._settings = settings
+        self._open = {}
+        self._lock = threading.Lock()
+
+    def get(self, scheme: str):
+        with self._lock:
+            if scheme not in self._open:
+                self._open[scheme] = (GcsStore if scheme == "gs" else S3Store)(self._settings)
+            return self._open[scheme]
+
+    def read(self, obj: MediaObject, max_bytes: int) -> bytes:
+        return self.get(parse_location(obj.uri).scheme).read(obj, max_bytes)
+
+
+def walk(store, location: Location, depth: int) -> Iterator:
+    """Split a listing: objects directly under the prefix and, `depth` levels down, the prefixes
+    to list whole (yielded as str), so that many workers list a large bucket at once."""
+    objects, prefixes = store.list(location.bucket, location.prefix, "/")
+    yield from objects
+    for prefix in prefixes:
+        if depth > 1:
+            yield from walk(store, location._replace(prefix=prefix), depth - 1)
+        else:
+            yield prefix

@@ -1,0 +1,17 @@
+"""The listed object: what listing yields and every later stage refers to."""
+from typing import NamedTuple, Optional
+
+
+class MediaObject(NamedTuple):
+    """One listed object. `version` is the GCS generation or the S3 VersionId (ETag on unversioned
+    buckets) on object stores, size+mtime locally."""
+
+    uri: str
+    version: str
+    size: Optional[int]
+    updated: Optional[str] = None  # ISO time, UTC
+    content_type: Optional[str] = None  # as stored (GCS); never trusted for the media type
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri
