@@ -44,9 +44,16 @@ def gcs_server():
     endpoint = f"http://127.0.0.1:{port}"
     saved = os.environ.get("STORAGE_EMULATOR_HOST")
     os.environ["STORAGE_EMULATOR_HOST"] = endpoint
+    # Without Google credentials Beam retries their lookup for about 20 s (once per process)
+    # before it connects anonymously; settle that lookup as anonymous up front.
+    from apache_beam.internal.gcp.auth import _Credentials
+
+    settled = (_Credentials._credentials_init, _Credentials._credentials)
+    _Credentials._credentials_init, _Credentials._credentials = True, None
     try:
         yield endpoint
     finally:
+        _Credentials._credentials_init, _Credentials._credentials = settled
         server.stop()
         if saved is None:
             os.environ.pop("STORAGE_EMULATOR_HOST", None)

@@ -1,11 +1,14 @@
 """Scans through s3:// and gs:// against real local servers give what the local scan gives."""
 import glob
+import json
 import os
 
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines import scan
+from tests.conftest import BAD_INPUTS
+from tests.fault_proxy import FaultProxy
 from tests.object_servers import gcs_client, gcs_server, s3_client, s3_server, upload_folder
 from transforms.object_stores import StoreSettings, Stores
 from transforms.objects import MediaObject
@@ -101,3 +104,72 @@ def test_a_missing_bucket_stops_the_run_with_one_line(scheme, s3, gcs, tmp_path,
     assert scan.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "no-such-bucket does not exist" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_throttling_and_dropped_connections_lose_and_duplicate_nothing(scheme, s3, gcs, corpus, local_outcome,
+                                                                        tmp_path, monkeypatch):
+    upstream = s3 if scheme == "s3" else gcs
+    with FaultProxy(upstream, faulty_share=0.5, fail_first=2, drop_first=1, always_fail=("unrelated/303",)) as proxy:
+        if scheme == "gs":
+            monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+        media = f"{scheme}://{BUCKET}/{PREFIX}"
+        output = str(tmp_path)
+        matches, errors = outcome(media, corpus["registry"], output, f"--s3_endpoint_url={proxy.url}",
+                                  "--read_attempts=4", "--read_concurrency=8")
+    assert proxy.counts["failed"] > 10 and proxy.counts["dropped"] > 5  # the faults did happen
+    assert matches == local_outcome[0]
+    assert errors == local_outcome[1] | {("unrelated/303.jpg", "read", "unreadable")}
+    with open(glob.glob(os.path.join(output, "run=*", "summary.json"))[0]) as f:
+        summary = json.load(f)
+    assert summary["listed"] == summary["hashed"] + summary["failed"] == len(corpus["expected"]) + len(BAD_INPUTS)
+    stored = pq.ParquetDataset(os.path.join(output, "hashes")).read().to_pylist()
+    per_object = {}
+    for row in stored:
+        per_object.setdefault(row["uri"], set()).add((row["frame_time_s"], row["pdq_variant"]))
+    assert len(per_object) == summary["hashed"]
+    assert sum(len(v) for v in per_object.values()) == len(stored)  # no row twice
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_registry_and_reports_can_live_in_the_store_too(scheme, s3, gcs, corpus, local_outcome, tmp_path):
+    version = "2026-11-20T0300Z"
+    with open(os.path.join(corpus["registry"], version, "hashes.csv"), "rb") as f:
+        registry_csv = f.read()
+    if scheme == "s3":
+        client = s3_client(s3)
+        client.create_bucket(Bucket="registry")
+        client.create_bucket(Bucket="reports")
+        client.put_object(Bucket="registry", Key=f"tid/{version}/hashes.csv", Body=registry_csv)
+        client.put_object(Bucket="registry", Key=f"tid/{version}/_SUCCESS", Body=b"")
+        keys = lambda: [o["Key"] for o in client.list_objects_v2(Bucket="reports").get("Contents", [])]
+        read = lambda key: client.get_object(Bucket="reports", Key=key)["Body"].read()
+    else:
+        storage = gcs_client()
+        registry_bucket = storage.create_bucket("registry")
+        reports = storage.create_bucket("reports")
+        registry_bucket.blob(f"tid/{version}/hashes.csv").upload_from_string(registry_csv)
+        registry_bucket.blob(f"tid/{version}/_SUCCESS").upload_from_string(b"")
+        keys = lambda: [b.name for b in storage.list_blobs("reports")]
+        read = lambda key: reports.blob(key).download_as_bytes()
+    argv = [f"--media={corpus['media']}/unrelated", f"--registry={scheme}://registry/tid",
+            f"--output={scheme}://reports/nightly", f"--s3_endpoint_url={s3}"]
+    assert scan.main(argv) == 0
+    names = keys()
+    (summary_key,) = [k for k in names if k.endswith("summary.json")]
+    summary = json.loads(read(summary_key))
+    assert summary["registry_version"] == version and summary["hashed"] == 6
+    assert any("/matches/" in k for k in names) and any(k.startswith("nightly/hashes/run=") for k in names)
+
+
+def test_wrong_credentials_stop_the_run_with_one_line(corpus, tmp_path, capsys, monkeypatch):
+    import moto.settings
+
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # this server checks keys
+    with s3_server() as endpoint:
+        argv = [f"--media=s3://{BUCKET}/{PREFIX}", f"--registry={corpus['registry']}", f"--output={tmp_path}",
+                f"--s3_endpoint_url={endpoint}"]
+        assert scan.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no access to s3://media (check credentials)" in err and "\n" not in err
+    assert not os.listdir(tmp_path)

@@ -139,10 +139,12 @@ class S3Store:
         from botocore.config import Config
 
         self._settings = settings
-        config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=30,
-                        max_pool_connections=64)
-        self._client = boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region_name, config=config
+        config = Config(connect_timeout=10, read_timeout=30, max_pool_connections=64)
+        # Reads retry in with_retries (to share its deadline); listings and bucket metadata in botocore.
+        self._client, self._list_client = (
+            boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region_name,
+                         config=config.merge(Config(retries={"max_attempts": attempts, "mode": "standard"})))
+            for attempts in (1, settings.attempts)
         )
         self._versioned = {}
         self._lock = threading.Lock()
@@ -153,9 +155,9 @@ class S3Store:
         return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
     def _transient(self, e: Exception) -> bool:
-        from botocore.exceptions import ConnectionError as BotoConnectionError, ReadTimeoutError, ResponseStreamingError
+        from botocore.exceptions import ConnectionError as BotoConnectionError, HTTPClientError, ResponseStreamingError
 
-        if isinstance(e, (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, ConnectionError, TimeoutError)):
+        if isinstance(e, (BotoConnectionError, HTTPClientError, ResponseStreamingError, ConnectionError, TimeoutError)):
             return True
         code = getattr(e, "response", {}).get("Error", {}).get("Code") if hasattr(e, "response") else None
         return self._status(e) in _TRANSIENT_STATUS or code in ("SlowDown", "Throttling", "RequestTimeout")
@@ -164,7 +166,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self._client.head_bucket(Bucket=bucket)
+            self._list_client.head_bucket(Bucket=bucket)
         except ClientError as e:
             status = self._status(e)
             if status == 404:
@@ -178,7 +180,7 @@ class S3Store:
     def _is_versioned(self, bucket: str) -> bool:
         with self._lock:
             if bucket not in self._versioned:
-                status = self._client.get_bucket_versioning(Bucket=bucket).get("Status")
+                status = self._list_client.get_bucket_versioning(Bucket=bucket).get("Status")
                 self._versioned[bucket] = status in ("Enabled", "Suspended")
             return self._versioned[bucket]
 
@@ -189,7 +191,7 @@ class S3Store:
         if delimiter:
             kwargs["Delimiter"] = delimiter
         objects, prefixes = [], []
-        for page in self._client.get_paginator(operation).paginate(**kwargs):
+        for page in self._list_client.get_paginator(operation).paginate(**kwargs):
             prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
             for item in page.get("Versions" if versioned else "Contents", ()):
                 if (versioned and not item.get("IsLatest")) or item["Key"].endswith("/"):

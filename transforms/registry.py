@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.objects import is_remote
 from transforms.schemas import MATCH_COLUMNS
 from transforms.signals import SIGNALS
 
@@ -102,7 +103,7 @@ def resolve_snapshot(uri: str) -> Snapshot:
         if not _exists(uri):
             raise RegistryRefused(f"registry file {uri} does not exist")
         return Snapshot(posixpath.splitext(posixpath.basename(uri))[0], (uri,))
-    if not _exists(uri):
+    if not is_remote(uri) and not _exists(uri):  # buckets have no folders to check
         raise RegistryRefused(f"registry {uri} does not exist")
     if _exists(FileSystems.join(uri, SUCCESS_MARKER)):
         folder = uri
