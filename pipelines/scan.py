@@ -12,7 +12,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -20,6 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 
 from pipelines.config import UsageError, expand_config
 from transforms.hashing import HashObjects, HashSettings, hash_store_rows
+from transforms.inventory import InventoryError, InventoryFile, read_manifest
 from transforms.listing import ListMedia
 from transforms.object_stores import StoreError, Stores, StoreSettings, parse_location
 from transforms.objects import is_remote
@@ -45,6 +46,8 @@ class ScanOptions(PipelineOptions):
     def _add_argparse_args(cls, parser):
         group = parser.add_argument_group("takedown-scan")
         group.add_argument("--media", help="What to scan: a local folder or file, gs://bucket/prefix or s3://bucket/prefix.")
+        group.add_argument("--inventory", help="Instead of listing --media: an S3 Inventory manifest.json or a GCS "
+                           "Storage Insights manifest (then --media, if given, keeps only objects under it).")
         group.add_argument("--registry", help="A registry snapshot file, or a root of VERSION/ folders.")
         group.add_argument("--output", help="Where run=RUN_ID/ folders of reports are written.")
         group.add_argument("--hashes", help="The hash store (default: OUTPUT/hashes).")
@@ -89,6 +92,7 @@ class ScanPlan:
     hashes_uri: str
     snapshot: Snapshot
     registry: Registry
+    inventory: Tuple[InventoryFile, ...]
     hash_settings: HashSettings
     match_settings: MatchSettings
 
@@ -110,12 +114,10 @@ def new_run_id(now: datetime) -> str:
 
 def check_options(scan: ScanOptions) -> None:
     for name in ("media", "registry", "output"):
-        if not getattr(scan, name):
+        if not getattr(scan, name) and not (name == "media" and scan.inventory):
             raise UsageError(f"--{name} is required (or give no arguments to scan the bundled sample)")
-    if is_remote(scan.media):
-        _check_bucket(scan.media, store_settings(scan))
-    elif not os.path.exists(scan.media):
-        raise UsageError(f"--media {scan.media} does not exist")
+    if not scan.inventory:  # with an inventory, plan_scan reads its manifest instead
+        _check_media(scan)
     if not 0 <= scan.pdq_threshold <= 256:
         raise UsageError("--pdq_threshold must be between 0 and 256")
     if not 0 <= scan.min_quality <= 100:
@@ -143,19 +145,26 @@ def store_settings(scan: ScanOptions) -> StoreSettings:
     )
 
 
-def _check_bucket(uri: str, settings: StoreSettings) -> None:
+def _check_media(scan: ScanOptions) -> None:
+    """A local --media must exist; a bucket must exist and be readable with these credentials."""
+    if not is_remote(scan.media):
+        if not os.path.exists(scan.media):
+            raise UsageError(f"--media {scan.media} does not exist")
+        return
     try:
-        location = parse_location(uri)
-        Stores(settings).get(location.scheme).check_bucket(location.bucket)
-    except ValueError as e:
-        raise UsageError(f"--media {uri}: {e}") from None
-    except StoreError as e:
-        raise UsageError(f"--media {uri}: {e}") from None
+        location = parse_location(scan.media)
+        Stores(store_settings(scan)).get(location.scheme).check_bucket(location.bucket)
+    except (ValueError, StoreError) as e:
+        raise UsageError(f"--media {scan.media}: {e}") from None
 
 
 def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
     """Check the options and load the registry; raises UsageError or RegistryRefused."""
     check_options(scan)
+    try:
+        inventory = read_manifest(scan.inventory) if scan.inventory else ()
+    except InventoryError as e:
+        raise UsageError(str(e)) from None
     snapshot = resolve_snapshot(scan.registry)
     registry = load_registry(snapshot, scan.max_registry_reject_share)
     now = now or datetime.now(timezone.utc)
@@ -167,6 +176,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         hashes_uri=scan.hashes or FileSystems.join(scan.output, "hashes"),
         snapshot=snapshot,
         registry=registry,
+        inventory=inventory,
         hash_settings=HashSettings(
             scan.max_object_bytes,
             scan.max_pixels,
@@ -182,7 +192,9 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
 
 def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     run_dir = plan.run_dir
-    objects, list_errors = p | "ListMedia" >> ListMedia(scan.media, plan.hash_settings.stores, scan.list_split_depth)
+    objects, list_errors = p | "ListMedia" >> ListMedia(
+        scan.media, plan.hash_settings.stores, scan.list_split_depth, plan.inventory
+    )
     if scan.rescan_unchanged:
         changed = objects | "Reshuffle" >> beam.Reshuffle()
         unchanged = p | "NothingSkipped" >> beam.Create([])

@@ -173,3 +173,73 @@ def test_wrong_credentials_stop_the_run_with_one_line(corpus, tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert "no access to s3://media (check credentials)" in err and "\n" not in err
     assert not os.listdir(tmp_path)
+
+
+def s3_inventory(endpoint, file_format: str) -> str:
+    """An S3 Inventory of the media bucket, as S3 writes one, in an inventory bucket; its manifest URI."""
+    import gzip
+    from urllib.parse import quote
+
+    import pyarrow as pa
+
+    client = s3_client(endpoint)
+    if "inventory" not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket="inventory")
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]
+    base = f"media/daily/2026-11-25T01-00Z-{file_format}"
+    if file_format == "CSV":
+        lines = [f'"{BUCKET}","{quote(o["Key"])}","{o["Size"]}","{o["LastModified"].isoformat()}","{o["ETag"].strip(chr(34))}"'
+                 for o in listed]
+        key, body, schema = f"{base}/data/part-0.csv.gz", gzip.compress("\n".join(lines).encode()), "Bucket, Key, Size, LastModifiedDate, ETag"
+    else:
+        table = pa.table({"bucket": [BUCKET] * len(listed), "key": [o["Key"] for o in listed],
+                          "size": [o["Size"] for o in listed], "e_tag": [o["ETag"].strip('"') for o in listed],
+                          "is_latest": [True] * len(listed)})
+        out = __import__("io").BytesIO()
+        pq.write_table(table, out)
+        key, body, schema = f"{base}/data/part-0.parquet", out.getvalue(), "message s3.inventory { ... }"
+    client.put_object(Bucket="inventory", Key=key, Body=body)
+    manifest = {"sourceBucket": BUCKET, "destinationBucket": "arn:aws:s3:::inventory", "fileFormat": file_format,
+                "fileSchema": schema, "files": [{"key": key, "size": len(body)}]}
+    client.put_object(Bucket="inventory", Key=f"{base}/manifest.json", Body=json.dumps(manifest).encode())
+    return f"s3://inventory/{base}/manifest.json"
+
+
+def gcs_inventory() -> str:
+    """A Storage Insights inventory report of the media bucket (CSV shards with a header)."""
+    storage = gcs_client()
+    bucket = storage.bucket("insights") if storage.lookup_bucket("insights") else storage.create_bucket("insights")
+    blobs = list(storage.list_blobs(BUCKET, prefix=PREFIX))
+    shards = []
+    for i, part in enumerate((blobs[::2], blobs[1::2])):
+        rows = ["bucket,name,generation,size,updated,contentType"] + [
+            f"{BUCKET},{b.name},{b.generation},{b.size},{b.updated.isoformat()},{b.content_type}" for b in part
+        ]
+        name = f"report_shard_{i}.csv"
+        bucket.blob(f"reports/2026-11-25/{name}").upload_from_string("\n".join(rows))
+        shards.append(name)
+    manifest = {"records_processed": len(blobs), "shard_count": 2, "report_shards_file_names": shards}
+    bucket.blob("reports/2026-11-25/manifest.json").upload_from_string(json.dumps(manifest))
+    return "gs://insights/reports/2026-11-25/manifest.json"
+
+
+@pytest.mark.parametrize("source", ["s3-csv", "s3-parquet", "gcs"])
+def test_an_inventory_replaces_the_listing(source, s3, gcs, corpus, local_outcome, tmp_path):
+    manifest = gcs_inventory() if source == "gcs" else s3_inventory(s3, source.split("-")[1].upper())
+    scheme = "gs" if source == "gcs" else "s3"
+    media = f"{scheme}://{BUCKET}/{PREFIX}"
+    found = outcome(media, corpus["registry"], str(tmp_path), f"--inventory={manifest}", f"--s3_endpoint_url={s3}")
+    assert found == local_outcome
+    # the objects carry the versions a listing gives them
+    listed, _ = Stores(StoreSettings(s3_endpoint_url=s3)).get(scheme).list(BUCKET, PREFIX, None)
+    stored = pq.ParquetDataset(os.path.join(tmp_path, "hashes")).read().to_pylist()
+    versions = {r["uri"]: r["object_version"] for r in stored}
+    assert versions and all(versions[o.uri] == o.version for o in listed if o.uri in versions)
+
+
+def test_a_broken_inventory_manifest_stops_the_run(s3, corpus, tmp_path, capsys):
+    s3_client(s3).put_object(Bucket=BUCKET, Key="not-a-manifest.json", Body=b'{"hello": 1}')
+    argv = [f"--inventory=s3://{BUCKET}/not-a-manifest.json", f"--registry={corpus['registry']}",
+            f"--output={tmp_path}", f"--s3_endpoint_url={s3}"]
+    assert scan.main(argv) == 2
+    assert "neither an S3 Inventory nor a Storage Insights manifest" in capsys.readouterr().err

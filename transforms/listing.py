@@ -5,10 +5,11 @@ it, and its sub-prefixes `split_depth` levels down), the sub-prefixes are spread
 (Reshuffle), and each is listed whole there: a bucket of millions of objects is not listed by one.
 """
 import os
-from typing import Iterator, Union
+from typing import Iterator, Optional, Sequence, Union
 
 import apache_beam as beam
 
+from transforms.inventory import InventoryFile, ReadInventoryFile
 from transforms.object_stores import StoreError, Stores, StoreSettings, parse_location, walk
 from transforms.objects import MediaObject, is_remote
 from transforms.reasons import ScanError
@@ -84,15 +85,25 @@ def _split_errors(item):
 
 
 class ListMedia(beam.PTransform):
-    """URI -> MediaObjects (main output `objects`) and ScanErrors (output `errors`)."""
+    """URI (or inventory files) -> MediaObjects (main output `objects`) and ScanErrors (`errors`)."""
 
-    def __init__(self, media_uri: str, settings: StoreSettings = StoreSettings(), split_depth: int = 1):
+    def __init__(self, media_uri: Optional[str], settings: StoreSettings = StoreSettings(), split_depth: int = 1,
+                 inventory: Sequence[InventoryFile] = ()):
         super().__init__()
         self._media_uri = media_uri
         self._settings = settings
         self._split_depth = split_depth
+        self._inventory = tuple(inventory)
 
     def expand(self, pbegin):
+        if self._inventory:
+            items = (
+                pbegin
+                | "InventoryFiles" >> beam.Create(self._inventory)
+                | "SpreadFiles" >> beam.Reshuffle()
+                | "ReadInventory" >> beam.ParDo(ReadInventoryFile(self._media_uri or ""))
+            )
+            return items | "SplitErrors" >> beam.Map(_split_errors).with_outputs("errors", main="objects")
         root = pbegin | "Root" >> beam.Create([self._media_uri])
         if is_remote(self._media_uri):
             top = root | "Split" >> beam.ParDo(_ListPrefixes(self._settings, self._split_depth))
