@@ -18,6 +18,7 @@ setup(
         "av>=14",
         "pyarrow>=16",
         "numpy>=2.0",
+        "numba>=0.60",
         "PyYAML>=6",
     ],
     extras_require={"test": ["pytest>=8", "duckdb>=1.0", "moto[server]>=5", "gcp-storage-emulator>=2024.8"]},

@@ -5,7 +5,7 @@ import pytest
 from transforms.hashing import MediaHashes
 from transforms.image_hashing import FrameHash
 from transforms.matching import MatchSettings, RegistryIndex, match_media
-from transforms.pdq_index import PdqBruteForceIndex, hashes_from_hex
+from transforms.pdq_index import PdqBruteForceIndex, PdqIndex, hashes_from_hex
 from transforms.registry import Registry
 from transforms.signals import PdqSignal
 
@@ -77,17 +77,42 @@ def test_an_empty_pdq_side_still_matches_exact_hashes():
     assert [(m.entry_id, m.signal_type) for m in found] == [("E", "sha1")]
 
 
-def test_brute_force_index_finds_exactly_the_pairs_within_the_threshold():
-    # clusters of near-duplicates around a few centres, like real registries, plus random hashes
-    centres = rng.integers(0, 256, (20, 32), dtype=np.uint8)
-    noise = np.unpackbits(rng.integers(0, 256, (2000, 32), dtype=np.uint8), axis=1)
+def clustered_registry(size=4000, centres=20):
+    """Clusters of near-duplicates around a few centres, like real registries, plus random hashes."""
+    middle = rng.integers(0, 256, (centres, 32), dtype=np.uint8)
+    noise = np.unpackbits(rng.integers(0, 256, (size // 2, 32), dtype=np.uint8), axis=1)
     keep = rng.random(noise.shape) < 0.06  # about 15 bits flipped
-    near = np.repeat(centres, 100, axis=0) ^ np.packbits(noise * keep, axis=1)
-    hashes = np.vstack([near, rng.integers(0, 256, (2000, 32), dtype=np.uint8)])
+    near = np.repeat(middle, size // 2 // centres, axis=0) ^ np.packbits(noise * keep, axis=1)
+    return middle, np.vstack([near, rng.integers(0, 256, (size // 2, 32), dtype=np.uint8)])
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 11, 12, 23, 24, 30, 31, 32, 35, 36, 48])
+def test_pdq_index_finds_what_brute_force_finds(threshold):
+    centres, hashes = clustered_registry()
+    ids = np.arange(len(hashes)) * 5 + 7
+    exact = hashes[::101]
+    at_edge = np.array([np.frombuffer(bytes.fromhex(flip(h.tobytes().hex(), threshold)), np.uint8) for h in hashes[3::211]])
+    queries = np.vstack([centres, exact, at_edge, rng.integers(0, 256, (20, 32), dtype=np.uint8)])
+    got = PdqIndex(hashes, ids).query(queries, threshold)
+    expected = PdqBruteForceIndex(hashes, ids).query(queries, threshold)
+    pairs = list(zip(*(a.tolist() for a in got)))
+    assert sorted(pairs) == sorted(zip(*(a.tolist() for a in expected)))
+    assert len(pairs) == len(set(pairs)) >= len(exact) + len(at_edge)  # each pair once, the edges found
+
+
+def test_pdq_index_of_nothing_and_of_one_hash():
+    empty = PdqIndex(np.zeros((0, 32), np.uint8), np.zeros(0, np.int64))
+    assert all(len(a) == 0 for a in empty.query(np.zeros((3, 32), np.uint8), 31))
+    one = PdqIndex(np.full((1, 32), 255, np.uint8), np.array([42]))
+    q, ids, d = one.query(np.full((2, 32), 255, np.uint8), 31)
+    assert q.tolist() == [0, 1] and ids.tolist() == [42, 42] and d.tolist() == [0, 0]
+
+
+def test_brute_force_index_finds_exactly_the_pairs_within_the_threshold():
+    centres, hashes = clustered_registry()
     ids = np.arange(len(hashes)) * 7
     queries = np.vstack([centres, hashes[::97]])
-    index = PdqBruteForceIndex(hashes, ids)
-    got = set(zip(*(a.tolist() for a in index.query(queries, 31))))
+    got = set(zip(*(a.tolist() for a in PdqBruteForceIndex(hashes, ids).query(queries, 31))))
     hex_hashes = [h.tobytes().hex() for h in hashes]
     expected = {
         (q, int(ids[row]), d)
@@ -104,6 +129,7 @@ def test_hashes_from_hex_round_trips():
     assert array.shape == (2, 32) and [row.tobytes().hex() for row in array] == values
 
 
-def test_index_rejects_mismatched_ids():
+@pytest.mark.parametrize("index", [PdqIndex, PdqBruteForceIndex])
+def test_index_rejects_mismatched_ids(index):
     with pytest.raises(ValueError):
-        PdqBruteForceIndex(np.zeros((2, 32), np.uint8), np.arange(3))
+        index(np.zeros((2, 32), np.uint8), np.arange(3))

@@ -16,7 +16,7 @@ import numpy as np
 from apache_beam.utils import shared
 
 from transforms.hashing import MediaHashes
-from transforms.pdq_index import PdqBruteForceIndex, hashes_from_hex
+from transforms.pdq_index import PdqIndex, hashes_from_hex
 from transforms.registry import Registry, Snapshot, load_registry
 from transforms.signals import EXACT_SIGNALS
 
@@ -49,7 +49,7 @@ class RegistryIndex:
     def __init__(self, registry: Registry):
         self.registry = registry
         pdq_rows = [i for i, t in enumerate(registry.signal_types) if t == "pdq"]
-        self.pdq = PdqBruteForceIndex(
+        self.pdq = PdqIndex(
             hashes_from_hex(registry.signal_values[i] for i in pdq_rows), np.array(pdq_rows, dtype=np.int64)
         )
         self.pdq_rows_of_entry = Counter(registry.entry_ids[i] for i in pdq_rows)
