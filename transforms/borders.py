@@ -28,11 +28,12 @@ def content_box(
     min_bar: float = 0.02,
     min_keep: float = 0.2,
 ) -> Optional[Tuple[int, int, int, int]]:
-    """(top, bottom, left, right) of the picture inside a uniform border, or None if there is none."""
+    """(top, bottom, left, right) of the picture (H x W x 3 RGB, or H x W luma) inside a uniform
+    border, or None if there is none."""
     height, width = rgb.shape[:2]
     if height < 16 or width < 16:
         return None
-    luma = rgb.astype(np.float32) @ LUMA
+    luma = rgb.astype(np.float32) if rgb.ndim == 2 else rgb.astype(np.float32) @ LUMA
     bars = [
         _bar_length(luma, flatness, colour_tolerance),  # top
         _bar_length(luma[::-1], flatness, colour_tolerance),  # bottom

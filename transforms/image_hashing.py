@@ -1,6 +1,8 @@
 """Image bytes in, PDQ hashes out: guarded decoding, mode handling, PDQ and its quality, and the
 border-trimmed variant of pictures that have a uniform border (see borders.py). Animated images
-(GIF, WebP, APNG) are hashed frame by frame, like a video.
+(GIF, WebP, APNG) are hashed frame by frame, like a video. Large still pictures take the reduced
+path (a reduced decode and PDQ's own filter folded onto it, see pdq_reduced.py); the others are
+hashed whole by pdqhash, the reference C++ code.
 
 EXIF orientation is not applied: the PDQ reference hashers (the C++ and Python implementations
 that registries use) hash the stored pixels, so a registry hash of a file describes the file as
@@ -15,12 +17,16 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from transforms.borders import trim_border
+from transforms.borders import content_box, trim_border
+from transforms.pdq_reduced import pdq_of_luma
 from transforms.reasons import MediaError
 
 # This module enforces its own pixel limit before decoding (`max_pixels`), so Pillow's global
 # bomb check, which would refuse large images with an exception of its own, is switched off.
 Image.MAX_IMAGE_PIXELS = None
+
+# Pictures whose shortest side is at least twice this are decoded at reduced scale (pdq_reduced).
+REDUCED_SIDE = 384
 
 # Modes whose samples are wider than 8 bits: scaled to 0..255 before hashing (see _rgb_array).
 _WIDE_MODES = {"I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
@@ -56,8 +62,7 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
-def decode_rgb(image: Image.Image) -> np.ndarray:
-    """The first frame of an opened image as an H x W x 3 uint8 array."""
+def _load(image: Image.Image) -> None:
     try:
         image.load()
     except EOFError as e:
@@ -65,21 +70,29 @@ def decode_rgb(image: Image.Image) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as e:
         reason = "truncated" if "truncated" in str(e) else "corrupt"
         raise MediaError(reason, f"{type(e).__name__}: {e}") from None
+
+
+def decode_rgb(image: Image.Image) -> np.ndarray:
+    """The current frame of an opened image as an H x W x 3 uint8 array."""
+    _load(image)
     return _rgb_array(image)
+
+
+def _stretched_grey(image: Image.Image) -> np.ndarray:
+    # Pillow's conversion of 16-bit and float pictures clips at 255 (a 16-bit scan turns
+    # white). PDQ is invariant to an affine change of brightness, so stretch the range
+    # actually used onto 0..255 instead.
+    samples = np.nan_to_num(np.asarray(image, dtype=np.float32))
+    low, high = float(samples.min()), float(samples.max())
+    scale = 255.0 / (high - low) if high > low else 0.0
+    return np.rint((samples - low) * scale).astype(np.uint8)
 
 
 def _rgb_array(image: Image.Image) -> np.ndarray:
     if image.mode == "RGB":
         return np.asarray(image)
     if image.mode in _WIDE_MODES:
-        # Pillow's conversion of 16-bit and float pictures clips at 255 (a 16-bit scan turns
-        # white). PDQ is invariant to an affine change of brightness, so stretch the range
-        # actually used onto 0..255 instead.
-        samples = np.nan_to_num(np.asarray(image, dtype=np.float32))
-        low, high = float(samples.min()), float(samples.max())
-        scale = 255.0 / (high - low) if high > low else 0.0
-        grey = np.rint((samples - low) * scale).astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2)
+        return np.repeat(_stretched_grey(image)[:, :, None], 3, axis=2)
     try:
         return np.asarray(image.convert("RGB"))
     except ValueError:  # modes Pillow cannot turn into RGB directly (premultiplied La)
@@ -90,6 +103,43 @@ def pdq_of_rgb(rgb: np.ndarray, time_s: Optional[float] = None, variant: str = "
     """PDQ hash and quality of an H x W x 3 uint8 picture."""
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
     return FrameHash(np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality), time_s, variant)
+
+
+def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
+    """Luma of a large picture, decoded at reduced scale (shortest side kept >= REDUCED_SIDE):
+    JPEGs decode only their luma at 1/2, 1/4 or 1/8 scale; others are reduced by an integer box
+    after decoding. None for a picture too small to gain from it (hashed whole instead)."""
+    width, height = image.size
+    if min(width, height) < 2 * REDUCED_SIDE:
+        return None
+    if image.format == "JPEG" and image.mode in ("RGB", "L", "YCbCr"):
+        shortest = min(width, height)
+        image.draft("L", (width * REDUCED_SIDE // shortest, height * REDUCED_SIDE // shortest))
+    _load(image)
+    if image.mode in _WIDE_MODES:
+        grey = Image.fromarray(_stretched_grey(image))
+    elif image.mode == "La":  # premultiplied: Pillow converts it to L only through LA
+        grey = image.convert("LA").convert("L")
+    else:
+        grey = image.convert("L")
+    factor = min(grey.size) // REDUCED_SIDE
+    if factor >= 2:
+        grey = grey.reduce(factor)
+    return np.asarray(grey, dtype=np.float32)
+
+
+def _reduced_hashes(luma: np.ndarray, full_height: int, full_width: int) -> List[FrameHash]:
+    """PDQ of a reduced picture (see pdq_reduced), and of its border-trimmed part if it has one."""
+    hashes = [FrameHash(*pdq_of_luma(luma, full_height, full_width))]
+    box = content_box(luma)
+    if box is not None:
+        top, bottom, left, right = box
+        height, width = luma.shape
+        trimmed_height = max(1, round((bottom - top) * full_height / height))
+        trimmed_width = max(1, round((right - left) * full_width / width))
+        pdq, quality = pdq_of_luma(luma[top:bottom, left:right], trimmed_height, trimmed_width)
+        hashes.append(FrameHash(pdq, quality, None, "trimmed"))
+    return hashes
 
 
 def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None) -> List[FrameHash]:
@@ -107,6 +157,10 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000) -> List[Fra
     image = open_image(data, max_pixels)
     frame_count = getattr(image, "n_frames", 1)
     if frame_count <= 1:
+        width, height = image.size
+        luma = _reduced_luma(image)
+        if luma is not None:
+            return _reduced_hashes(luma, height, width)
         return picture_hashes(decode_rgb(image))
     if frame_count > max_frames:
         raise MediaError("too_long", f"{frame_count} frames > limit {max_frames}")
