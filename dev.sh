@@ -2,7 +2,8 @@
 # The project's two set-up commands (see README): `./dev.sh sample` scans the bundled sample,
 # `./dev.sh test` runs the tests. Either first makes the virtual environment .venv (or
 # $TAKEDOWN_VENV) and installs the project with its test extras: once, and again when setup.py
-# changes. Further arguments go to the scan or to pytest.
+# changes. Further arguments go to the scan or to pytest. `./dev.sh bench NAME` also installs
+# benchmarks/requirements.txt (the baseline, python-threatexchange) and runs benchmarks/NAME.py.
 set -euo pipefail
 cd "$(dirname "$0")"
 venv=${TAKEDOWN_VENV:-.venv}
@@ -20,5 +21,10 @@ shift || true
 case "$command" in
   sample) exec "$venv/bin/python" -m pipelines.scan "$@" ;;
   test) exec "$venv/bin/python" -m pytest "$@" ;;
-  *) echo "usage: ./dev.sh sample|test [arguments]" >&2; exit 2 ;;
+  bench)
+    name=${1:?usage: ./dev.sh bench NAME [arguments]}
+    shift
+    "$venv/bin/python" -m pip install --quiet -r benchmarks/requirements.txt
+    exec "$venv/bin/python" -m "benchmarks.$name" "$@" ;;
+  *) echo "usage: ./dev.sh sample|test|bench [arguments]" >&2; exit 2 ;;
 esac

@@ -39,6 +39,13 @@ from transforms.unchanged import SkipUnchanged
 from transforms.video_hashing import VideoSettings
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample")
+# On the DirectRunner (a laptop, a test): one worker, whose read/hash thread pool keeps every core
+# busy (decoding and hashing release the GIL). Measured faster than a worker per core, threads or
+# processes (benchmarks/scan_end_to_end.py). Other runners ignore these; configs and flags override.
+LOCAL_DEFAULTS = ["--direct_num_workers=1", "--direct_running_mode=multi_threading"]
+# Objects in flight per worker: as many as cores when reads are local (CPU-bound), more when they
+# wait on an object store's latency (benchmarks/read_concurrency.py).
+REMOTE_READ_CONCURRENCY = 16
 
 
 class ScanOptions(PipelineOptions):
@@ -70,8 +77,9 @@ class ScanOptions(PipelineOptions):
                            help="A video matches an entry only if this share of its frames matched it.")
         group.add_argument("--min_registry_frame_share", type=float, default=MatchSettings.min_registry_frame_share,
                            help="A video matches an entry only if this share of the entry's frames was found.")
-        group.add_argument("--read_concurrency", type=int, default=HashSettings.concurrency,
-                           help="Objects read and hashed at once by each worker thread of the runner.")
+        group.add_argument("--read_concurrency", type=int,
+                           help=f"Objects read and hashed at once by each worker (default: the cores for local media, "
+                                f"{REMOTE_READ_CONCURRENCY} for gs:// and s3://).")
         group.add_argument("--read_attempts", type=int, default=StoreSettings.attempts,
                            help="Tries of a gs:// or s3:// request on throttling and transient errors.")
         group.add_argument("--object_timeout_s", type=float, default=StoreSettings.object_timeout_s,
@@ -127,12 +135,19 @@ def check_options(scan: ScanOptions) -> None:
     for name in ("max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share"):
         if not 0 <= getattr(scan, name) <= 1:
             raise UsageError(f"--{name} must be between 0 and 1")
-    if scan.read_concurrency < 1 or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0:
+    if (scan.read_concurrency is not None and scan.read_concurrency < 1) or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0:
         raise UsageError(
             "--read_concurrency and --read_attempts must be >= 1, --object_timeout_s > 0, --list_split_depth >= 0"
         )
     if scan.video_sample_seconds < 0 or scan.max_video_seconds <= 0 or scan.max_video_frames <= 0:
         raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
+
+
+def read_concurrency(scan: ScanOptions) -> int:
+    if scan.read_concurrency:
+        return scan.read_concurrency
+    remote = scan.inventory or is_remote(scan.media)
+    return REMOTE_READ_CONCURRENCY if remote else (os.cpu_count() or 1)
 
 
 def store_settings(scan: ScanOptions) -> StoreSettings:
@@ -182,7 +197,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             scan.max_pixels,
             VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames),
             store_settings(scan),
-            scan.read_concurrency,
+            read_concurrency(scan),
         ),
         match_settings=MatchSettings(
             scan.pdq_threshold, scan.min_quality, scan.min_matched_frame_share, scan.min_registry_frame_share
@@ -263,7 +278,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             argv = sample_flags()
         # ScanOptions, not PipelineOptions: Beam's base class parses with an empty parser, so
         # its --help would list nothing. Beam's own options still apply through view_as.
-        scan = ScanOptions(expand_config(argv))
+        scan = ScanOptions(LOCAL_DEFAULTS + expand_config(argv))
         FileSystems.set_options(scan)  # the registry may be on s3:// behind --s3_endpoint_url
         plan = plan_scan(scan)
     except (UsageError, RegistryRefused) as e:

@@ -37,7 +37,7 @@ class HashSettings:
     max_pixels: int = 100_000_000
     video: VideoSettings = VideoSettings()
     stores: StoreSettings = StoreSettings()
-    concurrency: int = 16  # objects in flight per DoFn instance
+    concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Image bytes in, PDQ hashes out: guarded decoding, mode handling, PDQ and its quality, and the
 border-trimmed variant of pictures that have a uniform border (see borders.py). Animated images
-(GIF, WebP, APNG) are hashed frame by frame, like a video. Large still pictures take the reduced
-path (a reduced decode and PDQ's own filter folded onto it, see pdq_reduced.py); the others are
-hashed whole by pdqhash, the reference C++ code.
+(GIF, WebP, APNG) are hashed frame by frame, like a video. Still pictures are hashed from their
+luma by PDQ's arithmetic in NumPy (pdq_reduced.py: bit-exact with pdqhash, the reference C++, on
+whole pictures), large ones from a reduced decode; video frames go to pdqhash.
 
 EXIF orientation is not applied: the PDQ reference hashers (the C++ and Python implementations
 that registries use) hash the stored pixels, so a registry hash of a file describes the file as
@@ -24,6 +24,8 @@ from transforms.reasons import MediaError
 # This module enforces its own pixel limit before decoding (`max_pixels`), so Pillow's global
 # bomb check, which would refuse large images with an exception of its own, is switched off.
 Image.MAX_IMAGE_PIXELS = None
+
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 # Pictures whose shortest side is at least twice this are decoded at reduced scale (pdq_reduced).
 REDUCED_SIDE = 384
@@ -128,8 +130,9 @@ def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
     return np.asarray(grey, dtype=np.float32)
 
 
-def _reduced_hashes(luma: np.ndarray, full_height: int, full_width: int) -> List[FrameHash]:
-    """PDQ of a reduced picture (see pdq_reduced), and of its border-trimmed part if it has one."""
+def _luma_hashes(luma: np.ndarray, full_height: int, full_width: int) -> List[FrameHash]:
+    """PDQ of a picture's luma, whole or reduced (see pdq_reduced), and of its border-trimmed
+    part if it has one."""
     hashes = [FrameHash(*pdq_of_luma(luma, full_height, full_width))]
     box = content_box(luma)
     if box is not None:
@@ -159,9 +162,9 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000) -> List[Fra
     if frame_count <= 1:
         width, height = image.size
         luma = _reduced_luma(image)
-        if luma is not None:
-            return _reduced_hashes(luma, height, width)
-        return picture_hashes(decode_rgb(image))
+        if luma is None:  # small enough to hash whole
+            luma = (decode_rgb(image) @ _LUMA_WEIGHTS).astype(np.float32)  # as pdqhash computes it
+        return _luma_hashes(luma, height, width)
     if frame_count > max_frames:
         raise MediaError("too_long", f"{frame_count} frames > limit {max_frames}")
     hashes, time_s = [], 0.0

@@ -1,0 +1,81 @@
+"""The whole scan of a generated folder beside python-threatexchange hashing it in a plain loop.
+
+Writes a folder of mixed images (12 MP and 1080p JPEGs, small PNGs, WebP), then times
+- the baseline: read each file and `pdq_from_bytes` it, one after the other;
+- `python -m pipelines.scan` on the same folder (DirectRunner: the default, and a worker per core):
+  listing, reading, PDQ + MD5/SHA-1/SHA-256, matching, Parquet reports, all of it.
+
+    ./dev.sh bench scan_end_to_end [--images 300]
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+import tempfile
+import time
+
+from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
+
+from benchmarks.image_hashing import HERE, encoded, sources
+from pipelines import scan
+
+MIX = ((4000, "JPEG"), (1920, "JPEG"), (1920, "JPEG"), (1080, "JPEG"), (480, "PNG"), (320, "PNG"), (800, "WEBP"),
+       (640, "JPEG"), (1280, "JPEG"), (4000, "JPEG"))
+
+
+def make_folder(count: int) -> str:
+    folder = tempfile.mkdtemp(prefix="bench-media-")
+    pictures = sources(os.path.join(HERE, "..", "shared", "conformance"))
+    for i in range(count):
+        side, fmt = MIX[i % len(MIX)]
+        with open(os.path.join(folder, f"{i:05d}.{fmt.lower()}"), "wb") as f:
+            f.write(encoded(pictures[i % len(pictures)].rotate(i % 7), side, fmt))
+    return folder
+
+
+def baseline(folder: str) -> float:
+    start = time.perf_counter()
+    for path in sorted(glob.glob(os.path.join(folder, "*"))):
+        with open(path, "rb") as f:
+            pdq_from_bytes(f.read())
+    return time.perf_counter() - start
+
+
+def ours(folder: str, *flags) -> float:
+    output = tempfile.mkdtemp(prefix="bench-out-")
+    registry = os.path.join(os.path.dirname(scan.__file__), "sample", "registry")
+    start = time.perf_counter()
+    stdout, sys.stdout = sys.stdout, open(os.devnull, "w")
+    try:
+        assert scan.main([f"--media={folder}", f"--registry={registry}", f"--output={output}", *flags]) == 0
+    finally:
+        sys.stdout = stdout
+    elapsed = time.perf_counter() - start
+    with open(glob.glob(os.path.join(output, "run=*", "summary.json"))[0]) as f:
+        summary = json.load(f)
+    assert summary["hashed"] == len(os.listdir(folder)), summary
+    return elapsed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=300)
+    args = parser.parse_args(argv)
+    folder = make_folder(args.images)
+    size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(folder, "*"))) / 1e6
+    print(f"{args.images} images ({size:.0f} MB: 12 MP, 1080p and smaller JPEGs, PNGs, WebP), {os.cpu_count()} cores")
+    theirs = baseline(folder)
+    print(f"{'threatexchange pdq_from_bytes, plain loop':52} {theirs:>7.1f} s {args.images / theirs:>7.1f} images/s   1.0x")
+    for label, flags in (
+        ("takedown-scan, default (1 worker, a thread per core)", ()),
+        ("takedown-scan, a worker per core, threads", ("--direct_num_workers=0",)),
+        ("takedown-scan, a worker per core, processes", ("--direct_num_workers=0", "--direct_running_mode=multi_processing")),
+    ):
+        elapsed = ours(folder, *flags)
+        print(f"{label:52} {elapsed:>7.1f} s {args.images / elapsed:>7.1f} images/s {theirs / elapsed:>5.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
