@@ -86,6 +86,10 @@ class ScanOptions(PipelineOptions):
                            help="Time for all tries of reading one object; then it fails as unreadable.")
         group.add_argument("--list_split_depth", type=int, default=1,
                            help="Prefix levels listed first, so that workers list the sub-prefixes in parallel.")
+        group.add_argument("--dihedral", dest="dihedral", action="store_true", default=MatchSettings.dihedral,
+                           help="Also match rotated and mirrored copies (the default).")
+        group.add_argument("--no_dihedral", dest="dihedral", action="store_false",
+                           help="Match pictures only as they are.")
         group.add_argument("--rescan_unchanged", action="store_true",
                            help="Hash again objects whose version the hash store already holds.")
 
@@ -200,7 +204,8 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             read_concurrency(scan),
         ),
         match_settings=MatchSettings(
-            scan.pdq_threshold, scan.min_quality, scan.min_matched_frame_share, scan.min_registry_frame_share
+            scan.pdq_threshold, scan.min_quality, scan.min_matched_frame_share, scan.min_registry_frame_share,
+            scan.dihedral,
         ),
     )
 

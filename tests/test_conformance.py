@@ -51,3 +51,13 @@ def test_every_mode_of_the_same_picture_hashes_alike():
             continue
         result = hash_image(read(f"misc-images/modes/{name}"), LIMIT)[0]
         assert PdqSignal.distance(result.pdq, original.pdq) <= 2, name
+
+
+def test_the_dihedral_photos_all_match_each_other_through_their_variants():
+    folder = os.path.join(PDQ, "reg-test-input", "dih")
+    hashes = [hash_image(read(f"reg-test-input/dih/{name}"), LIMIT)[0] for name in sorted(os.listdir(folder))]
+    assert len(hashes) == 8
+    for a in hashes:
+        for b in hashes:
+            closest = min(PdqSignal.distance(b.pdq, h) for h in (a.pdq, *a.dihedral))
+            assert closest <= 31

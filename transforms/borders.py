@@ -46,12 +46,3 @@ def content_box(
     if not any(bars) or height - top - bottom < min_keep * height or width - left - right < min_keep * width:
         return None
     return top, height - bottom, left, width - right
-
-
-def trim_border(rgb: np.ndarray) -> Optional[np.ndarray]:
-    """The picture without its uniform border, or None when it has none."""
-    box = content_box(rgb)
-    if box is None:
-        return None
-    top, bottom, left, right = box
-    return rgb[top:bottom, left:right]

@@ -28,7 +28,7 @@ from transforms.video_hashing import VideoSettings, hash_video
 
 # Bumped whenever a change of the hashing changes its output: later scans rehash objects whose
 # stored hashes carry another version.
-HASHER_VERSION = f"2/pdqhash-{pdqhash.__version__}"
+HASHER_VERSION = f"3/pdqhash-{pdqhash.__version__}"
 
 
 @dataclass(frozen=True)

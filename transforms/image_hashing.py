@@ -2,7 +2,7 @@
 border-trimmed variant of pictures that have a uniform border (see borders.py). Animated images
 (GIF, WebP, APNG) are hashed frame by frame, like a video. Still pictures are hashed from their
 luma by PDQ's arithmetic in NumPy (pdq_reduced.py: bit-exact with pdqhash, the reference C++, on
-whole pictures), large ones from a reduced decode; video frames go to pdqhash.
+whole pictures), large ones from a reduced decode.
 
 EXIF orientation is not applied: the PDQ reference hashers (the C++ and Python implementations
 that registries use) hash the stored pixels, so a registry hash of a file describes the file as
@@ -11,13 +11,13 @@ stored. See README ("EXIF orientation").
 import io
 import warnings
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 import pdqhash
 from PIL import Image
 
-from transforms.borders import content_box, trim_border
+from transforms.borders import content_box
 from transforms.pdq_reduced import pdq_of_luma
 from transforms.reasons import MediaError
 
@@ -42,6 +42,7 @@ class FrameHash:
     quality: int  # 0..100; below the quality threshold a hash is stored but never matched
     time_s: Optional[float] = None  # None for a still image
     variant: str = "original"  # "original", or "trimmed": the picture without its uniform border
+    dihedral: Tuple[str, ...] = ()  # PDQ of its rotations and mirrors (pdq_reduced.DIHEDRAL order)
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -101,10 +102,11 @@ def _rgb_array(image: Image.Image) -> np.ndarray:
         return np.asarray(image.convert("LA").convert("RGB"))
 
 
-def pdq_of_rgb(rgb: np.ndarray, time_s: Optional[float] = None, variant: str = "original") -> FrameHash:
-    """PDQ hash and quality of an H x W x 3 uint8 picture."""
+def pdq_of_rgb(rgb: np.ndarray) -> FrameHash:
+    """PDQ hash and quality of an H x W x 3 uint8 picture by pdqhash, the reference C++ code (what
+    the tests and benchmarks compare with)."""
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return FrameHash(np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality), time_s, variant)
+    return FrameHash(np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality))
 
 
 def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
@@ -130,28 +132,26 @@ def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
     return np.asarray(grey, dtype=np.float32)
 
 
-def _luma_hashes(luma: np.ndarray, full_height: int, full_width: int) -> List[FrameHash]:
+def _luma_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Optional[float] = None) -> List[FrameHash]:
     """PDQ of a picture's luma, whole or reduced (see pdq_reduced), and of its border-trimmed
     part if it has one."""
-    hashes = [FrameHash(*pdq_of_luma(luma, full_height, full_width))]
+    pdq, quality, dihedral = pdq_of_luma(luma, full_height, full_width)
+    hashes = [FrameHash(pdq, quality, time_s, "original", dihedral)]
     box = content_box(luma)
     if box is not None:
         top, bottom, left, right = box
         height, width = luma.shape
         trimmed_height = max(1, round((bottom - top) * full_height / height))
         trimmed_width = max(1, round((right - left) * full_width / width))
-        pdq, quality = pdq_of_luma(luma[top:bottom, left:right], trimmed_height, trimmed_width)
-        hashes.append(FrameHash(pdq, quality, None, "trimmed"))
+        pdq, quality, dihedral = pdq_of_luma(luma[top:bottom, left:right], trimmed_height, trimmed_width)
+        hashes.append(FrameHash(pdq, quality, time_s, "trimmed", dihedral))
     return hashes
 
 
 def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None) -> List[FrameHash]:
     """The picture's PDQ, and its border-trimmed PDQ when it has a uniform border."""
-    hashes = [pdq_of_rgb(rgb, time_s)]
-    trimmed = trim_border(rgb)
-    if trimmed is not None:
-        hashes.append(pdq_of_rgb(trimmed, time_s, "trimmed"))
-    return hashes
+    luma = (rgb @ _LUMA_WEIGHTS).astype(np.float32)  # as pdqhash computes it
+    return _luma_hashes(luma, *luma.shape, time_s)
 
 
 def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000) -> List[FrameHash]:
@@ -163,7 +163,7 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000) -> List[Fra
         width, height = image.size
         luma = _reduced_luma(image)
         if luma is None:  # small enough to hash whole
-            luma = (decode_rgb(image) @ _LUMA_WEIGHTS).astype(np.float32)  # as pdqhash computes it
+            return picture_hashes(decode_rgb(image))
         return _luma_hashes(luma, height, width)
     if frame_count > max_frames:
         raise MediaError("too_long", f"{frame_count} frames > limit {max_frames}")

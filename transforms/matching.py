@@ -5,7 +5,7 @@ within the distance threshold, exact hashes by equality; one Match per (entry, s
 A timed item (a video, an animated image) matches an entry only when enough of its frames matched
 (`matched_frame_share`, of its frames of sufficient quality) and enough of the entry's frames were
 found (`registry_frame_share`), the two shares vPDQ defines. A frame counts once, whichever of its
-variants (as is, border-trimmed) matched.
+variants (as is, border-trimmed, and their rotations and mirrors) matched.
 """
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from apache_beam.utils import shared
 
 from transforms.hashing import MediaHashes
 from transforms.pdq_index import PdqIndex, hashes_from_hex
+from transforms.pdq_reduced import DIHEDRAL
 from transforms.registry import Registry, Snapshot, load_registry
 from transforms.signals import EXACT_SIGNALS
 
@@ -27,6 +28,7 @@ class MatchSettings:
     min_quality: int = 50
     min_matched_frame_share: float = 0.0  # of the video's frames that matched the entry
     min_registry_frame_share: float = 0.1  # of the entry's frames found in the video
+    dihedral: bool = True  # also match the rotations and mirrors of each picture
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Match:
     quality: Optional[int]
     frame_time_s: Optional[float]
     registry_row: int  # row of the Registry, for the entry's metadata
+    item_variant: str = "original"  # which of the item's hashes matched, e.g. "trimmed/rotate90"
     matched_frame_share: Optional[float] = None  # timed items only
     registry_frame_share: Optional[float] = None
 
@@ -69,29 +72,34 @@ def _pdq_matches(media: MediaHashes, index: RegistryIndex, settings: MatchSettin
     frames = [f for f in media.frames if f.quality >= settings.min_quality]
     if not frames or not len(index.pdq):
         return []
-    found = index.pdq.query(hashes_from_hex(f.pdq for f in frames), settings.pdq_threshold)
-    best = {}  # entry -> (distance, frame, registry row): the closest pair, earliest frame first
+    queries = []  # (frame, variant name, hash): every hash of every usable frame
+    for f in frames:
+        queries.append((f, f.variant, f.pdq))
+        if settings.dihedral:
+            queries.extend((f, f"{f.variant}/{name}", h) for name, h in zip(DIHEDRAL, f.dihedral))
+    found = index.pdq.query(hashes_from_hex(h for _, _, h in queries), settings.pdq_threshold)
+    best = {}  # entry -> (distance, query, registry row): the closest pair, earliest query first
     frames_of_entry = defaultdict(set)  # entry -> times of the frames that matched it
     rows_of_entry = defaultdict(set)  # entry -> its registry rows that were found
-    for frame, row, distance in zip(*found):
+    for query, row, distance in zip(*found):
         entry = registry.entry_ids[row]
-        candidate = (int(distance), int(frame), int(row))
+        candidate = (int(distance), int(query), int(row))
         if entry not in best or candidate < best[entry]:
             best[entry] = candidate
-        frames_of_entry[entry].add(frames[frame].time_s)
+        frames_of_entry[entry].add(queries[query][0].time_s)
         rows_of_entry[entry].add(int(row))
     timed = any(f.time_s is not None for f in media.frames)
     frame_count = len({f.time_s for f in frames})
     matches = []
-    for entry, (distance, frame, row) in sorted(best.items()):
+    for entry, (distance, query, row) in sorted(best.items()):
         shares = (None, None)
         if timed:
             shares = (len(frames_of_entry[entry]) / frame_count, len(rows_of_entry[entry]) / index.pdq_rows_of_entry[entry])
             if shares[0] < settings.min_matched_frame_share or shares[1] < settings.min_registry_frame_share:
                 continue
-        f = frames[frame]
+        f, variant, item_hash = queries[query]
         matches.append(
-            Match("pdq", f.pdq, entry, registry.signal_values[row], distance, f.quality, f.time_s, row, *shares)
+            Match("pdq", item_hash, entry, registry.signal_values[row], distance, f.quality, f.time_s, row, variant, *shares)
         )
     return matches
 
@@ -119,6 +127,7 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str,
         "media_type": media.media_type,
         "signal_type": match.signal_type,
         "item_hash": match.item_hash,
+        "item_variant": match.item_variant,
         "entry_id": match.entry_id,
         "registry_hash": match.registry_hash,
         "distance": match.distance,

@@ -3,7 +3,7 @@
 PDQ (the reference hasher) turns luma into a 64 x 64 grid by a box filter of width
 ceil(side / 128) applied twice along each axis, then samples 64 points per axis; then a 16 x 16
 DCT, whose coefficients above their median are the hash bits, and a quality from the grid's
-gradients. Decoding a 12-megapixel JPEG in full and filtering it costs far more than the hash.
+gradients; turning the grid gives the hashes of the picture's rotations and mirrors. Decoding a 12-megapixel JPEG in full and filtering it costs far more than the hash.
 
 Here the filter and sampling are written as two small matrices (64 x rows and 64 x columns),
 built exactly as PDQ's box filters and decimation act on the full-resolution size, then folded
@@ -56,16 +56,33 @@ def _operator(full: int, reduced: int) -> np.ndarray:
     return folded
 
 
+# The seven other members of the dihedral group (rotations, mirrors), as PDQ names them; each
+# maps a picture's 64 x 64 grid to the grid of the picture so transformed.
+DIHEDRAL = {
+    "rotate90": lambda g: np.rot90(g, 1),
+    "rotate180": lambda g: np.rot90(g, 2),
+    "rotate270": lambda g: np.rot90(g, 3),
+    "flip_x": lambda g: g[:, ::-1],
+    "flip_y": lambda g: g[::-1, :],
+    "flip_plus1": lambda g: g.T,
+    "flip_minus1": lambda g: np.rot90(g, 2).T,
+}
+
+
+def _hash_of_grid(grid: np.ndarray) -> str:
+    coefficients = (_DCT @ grid @ _DCT.T).ravel()  # bit i * 16 + j is coefficient [i][j]
+    median = np.partition(coefficients, 127)[127]  # PDQ's torben median of 256 values
+    value = sum(_BIT_VALUES[k] for k in np.flatnonzero(coefficients > median).tolist())
+    return f"{value:064x}"
+
+
 def pdq_of_luma(luma: np.ndarray, full_height: int, full_width: int):
-    """(hex hash, quality) of a picture whose luma (0..255, any reduced size) stands for
-    full_height x full_width pixels."""
+    """(hex hash, quality, hashes of the 7 dihedral transforms in DIHEDRAL's order) of a picture
+    whose luma (0..255, any reduced size) stands for full_height x full_width pixels."""
     height, width = luma.shape
     grid = _operator(full_height, height) @ luma.astype(np.float64) @ _operator(full_width, width).T
     gradients = np.abs(np.trunc((grid[:-1, :] - grid[1:, :]) * 100 / 255)).sum() + np.abs(
         np.trunc((grid[:, :-1] - grid[:, 1:]) * 100 / 255)
     ).sum()
     quality = min(100, int(gradients) // 90)
-    coefficients = (_DCT @ grid @ _DCT.T).ravel()  # bit i * 16 + j is coefficient [i][j]
-    median = np.partition(coefficients, 127)[127]  # PDQ's torben median of 256 values
-    value = sum(_BIT_VALUES[k] for k in np.flatnonzero(coefficients > median).tolist())
-    return f"{value:064x}", quality
+    return _hash_of_grid(grid), quality, tuple(_hash_of_grid(turn(grid)) for turn in DIHEDRAL.values())

@@ -53,6 +53,7 @@ _MATCH_FIELDS = [
     ("media_type", pa.string()),
     ("signal_type", pa.string()),
     ("item_hash", pa.string()),
+    ("item_variant", pa.string()),  # the hash that matched: original, trimmed, .../rotate90, ...
     ("entry_id", pa.string()),
     ("registry_hash", pa.string()),
     ("distance", pa.int32()),
