@@ -43,10 +43,6 @@ class StoreSettings:
     object_timeout_s: float = 120.0  # all tries of one read together
 
 
-class TransientError(Exception):
-    """A failure worth trying again (throttling, 5xx, reset connections, timeouts)."""
-
-
 class StoreError(Exception):
     """A failure of the request itself (missing bucket, access denied); str() is one line."""
 
@@ -54,16 +50,23 @@ class StoreError(Exception):
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-def with_retries(call, settings: StoreSettings, what: str):
-    """call() until it returns, retrying TransientError with backoff, within the object deadline."""
+def read_with_retries(call, settings: StoreSettings, what: str, gone, transient) -> bytes:
+    """call() until it returns; a failure for which gone(e) is `gone`, for which transient(e) is
+    retried with exponential backoff and jitter within the object deadline, else `unreadable`."""
     deadline = time.monotonic() + settings.object_timeout_s
     for attempt in range(1, settings.attempts + 1):
         try:
             return call()
-        except TransientError as e:
+        except Exception as e:
+            if gone(e):
+                raise MediaError("gone", "deleted (or replaced) since listing") from None
+            if not transient(e):
+                raise MediaError("unreadable", f"{type(e).__name__}: {e}") from None
             wait = settings.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             if attempt == settings.attempts or time.monotonic() + wait > deadline:
-                raise MediaError("unreadable", f"{what}: gave up after {attempt} attempt(s): {e}") from None
+                raise MediaError(
+                    "unreadable", f"{what}: gave up after {attempt} attempt(s): {type(e).__name__}: {e}"
+                ) from None
             time.sleep(wait)
 
 
@@ -116,18 +119,10 @@ class GcsStore:
 
         location = parse_location(obj.uri)
         blob = self._client.bucket(location.bucket).blob(location.prefix, generation=int(obj.version))
-
-        def attempt():
-            try:
-                return blob.download_as_bytes(end=max_bytes, retry=None, timeout=30, checksum=None)
-            except api.NotFound:
-                raise MediaError("gone", "deleted (or replaced) since listing") from None
-            except Exception as e:
-                if self._transient(e):
-                    raise TransientError(f"{type(e).__name__}: {e}") from None
-                raise MediaError("unreadable", f"{type(e).__name__}: {e}") from None
-
-        return with_retries(attempt, self._settings, obj.uri)
+        return read_with_retries(
+            lambda: blob.download_as_bytes(end=max_bytes, retry=None, timeout=30, checksum=None),
+            self._settings, obj.uri, gone=lambda e: isinstance(e, api.NotFound), transient=self._transient,
+        )
 
 
 # ---------------------------------------------------------------------------------------- S3
@@ -140,7 +135,7 @@ class S3Store:
 
         self._settings = settings
         config = Config(connect_timeout=10, read_timeout=30, max_pool_connections=64)
-        # Reads retry in with_retries (to share its deadline); listings and bucket metadata in botocore.
+        # Reads retry in read_with_retries (to share its deadline); listings and bucket metadata in botocore.
         self._client, self._list_client = (
             boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region_name,
                          config=config.merge(Config(retries={"max_attempts": attempts, "mode": "standard"})))
@@ -216,20 +211,17 @@ class S3Store:
         else:
             request["IfMatch"] = f'"{obj.version}"'  # the ETag: read only the listed content
 
-        def attempt():
+        def get() -> bytes:
             try:
                 return self._client.get_object(**request)["Body"].read()
             except Exception as e:
-                status = self._status(e)
-                if status in (404, 412):
-                    raise MediaError("gone", "deleted (or replaced) since listing") from None
-                if status == 416:  # a range beyond an empty object
+                if self._status(e) == 416:  # a range beyond an empty object
                     return b""
-                if self._transient(e):
-                    raise TransientError(f"{type(e).__name__}: {e}") from None
-                raise MediaError("unreadable", f"{type(e).__name__}: {e}") from None
+                raise
 
-        return with_retries(attempt, self._settings, obj.uri)
+        return read_with_retries(
+            get, self._settings, obj.uri, gone=lambda e: self._status(e) in (404, 412), transient=self._transient
+        )
 
 
 class Stores:
