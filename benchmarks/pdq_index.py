@@ -93,7 +93,6 @@ def main(argv=None) -> int:
         print(f"{'recall on 100 queries vs brute force':38} {len(ours_sample & truth) / len(truth):>10.1%} "
               f"{len(theirs_sample & truth) / len(truth):>15.1%}   ({len(truth)} true pairs; ours extra: "
               f"{len(ours_sample - truth)})")
-        del ours, theirs, flat
     return 0
 
 

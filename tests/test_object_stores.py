@@ -11,7 +11,6 @@ from tests.conftest import BAD_INPUTS
 from tests.fault_proxy import FaultProxy
 from tests.object_servers import gcs_client, gcs_server, s3_client, s3_server, upload_folder
 from transforms.object_stores import StoreSettings, Stores
-from transforms.objects import MediaObject
 
 BUCKET = "media"
 PREFIX = "uploads"
