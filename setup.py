@@ -15,7 +15,7 @@ setup(
         "apache-beam[gcp,aws]==2.77.0",
         "pdqhash==0.2.8",
         "Pillow>=11",
-        "av>=14",
+        "av>=18",  # VideoFrame.rotation, VideoStream.set_display_rotation
         "pyarrow>=16",
         "numpy>=2.0",
         "numba>=0.60",

@@ -70,7 +70,12 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
 
 def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Stores] = None) -> MediaHashes:
     """Read and hash one object; every failure is a MediaError with a reason code."""
-    data = read_object(obj, settings.max_bytes, stores)
+    try:
+        data = read_object(obj, settings.max_bytes, stores)
+    except MediaError:
+        raise
+    except Exception as e:  # a client's own bug must cost one object, not the run
+        raise MediaError("unreadable", f"{type(e).__name__}: {e}") from None
     try:
         return hash_media(obj, data, settings)
     except MediaError:

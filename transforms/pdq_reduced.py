@@ -30,7 +30,7 @@ def _window(side: int) -> int:
     return (side + 2 * GRID - 1) // (2 * GRID)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)  # at most 64 x 64 x side x 8 bytes: a few tens of MB
 def _operator(full: int, reduced: int) -> np.ndarray:
     """64 x `reduced` weights: PDQ's two box passes and sampling along an axis of `full` pixels,
     folded onto `reduced` pixels that each stand for full / reduced of them."""
