@@ -6,6 +6,7 @@ With no arguments it scans the bundled sample. Exit status 0 when the run finish
 failed are in errors/), 2 with a one-line reason when it could not be done.
 """
 import json
+import logging
 import os
 import secrets
 import sys
@@ -275,8 +276,19 @@ def sample_flags() -> List[str]:
     ]
 
 
+def show_progress() -> None:
+    """Progress lines of the workers (in this process on the DirectRunner) on stderr."""
+    logger = logging.getLogger("takedown_scan")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("takedown-scan: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    show_progress()
     try:
         if not argv:
             print("No arguments: scanning the bundled sample.", file=sys.stderr)
@@ -289,6 +301,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (UsageError, RegistryRefused) as e:
         print(f"takedown-scan: {e}", file=sys.stderr)
         return 2
+    logging.getLogger("takedown_scan").info(
+        "scanning %s against registry version %s (%d entries); reports: %s",
+        scan.inventory or scan.media, plan.snapshot.version, plan.registry.entries, plan.run_dir,
+    )
     with beam.Pipeline(options=scan) as p:
         build(p, scan, plan)
     summary_path = FileSystems.join(plan.run_dir, "summary.json")

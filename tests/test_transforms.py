@@ -125,3 +125,16 @@ def test_skip_unchanged_with_an_empty_hash_store(tmp_path):
         changed, unchanged = p | beam.Create([MediaObject("/m/a.jpg", "v", 1)]) | SkipUnchanged(str(tmp_path / "none"))
         assert_that(changed | beam.Map(lambda o: o.uri), equal_to(["/m/a.jpg"]), label="c")
         assert_that(unchanged, equal_to([]), label="u")
+
+
+def test_hashing_reports_its_progress(tmp_path, caplog, monkeypatch):
+    for i in range(3):
+        write(str(tmp_path / f"{i}.jpg"), encode(photo(i, 64, 48), "JPEG"))
+    write(str(tmp_path / "bad.jpg"), b"not a picture")
+    objects = [MediaObject(str(p), "v", os.path.getsize(p)) for p in sorted(tmp_path.iterdir())]
+    monkeypatch.setattr(HashObjects, "progress_interval_s", 0.0)
+    with caplog.at_level("INFO", logger="takedown_scan.progress"):
+        with TestPipeline() as p:
+            _ = p | beam.Create(objects) | beam.ParDo(HashObjects(HashSettings())).with_outputs("errors", main="hashes")
+    lines = [r.getMessage() for r in caplog.records if r.name == "takedown_scan.progress"]
+    assert lines and lines[-1].startswith("3 objects hashed, 1 failed")

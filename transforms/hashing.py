@@ -7,6 +7,7 @@ for some objects hashes others meanwhile (the decoders release the GIL for most 
 """
 import collections
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -84,8 +85,34 @@ def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Store
         raise MediaError("hash_failed", f"{type(e).__name__}: {e}") from None
 
 
+PROGRESS = logging.getLogger("takedown_scan.progress")
+
+
+class Progress:
+    """Logs how far a worker got, at most every `interval_s` seconds (INFO, takedown_scan.progress)."""
+
+    def __init__(self, interval_s: float = 15.0):
+        self.interval_s = interval_s
+        self.started = self.reported = time.monotonic()
+        self.hashed = self.failed = 0
+
+    def count(self, failed: bool) -> None:
+        if failed:
+            self.failed += 1
+        else:
+            self.hashed += 1
+        now = time.monotonic()
+        if now - self.reported >= self.interval_s:
+            self.reported = now
+            done = self.hashed + self.failed
+            PROGRESS.info("%d objects hashed, %d failed (%.1f objects/s on this worker)",
+                          self.hashed, self.failed, done / max(now - self.started, 1e-9))
+
+
 class HashObjects(beam.DoFn):
     """MediaObject -> MediaHashes, or a ScanError on the `errors` output."""
+
+    progress_interval_s = 15.0
 
     def __init__(self, settings: HashSettings):
         self._settings = settings
@@ -95,6 +122,7 @@ class HashObjects(beam.DoFn):
     def setup(self):
         self._stores = Stores(self._settings.stores)
         self._pool = ThreadPoolExecutor(self._settings.concurrency, thread_name_prefix="hash")
+        self._progress = Progress(self.progress_interval_s)
 
     def teardown(self):
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -110,6 +138,7 @@ class HashObjects(beam.DoFn):
             return ScanError.of(obj.uri, obj.version, e)
 
     def _output(self, outcome, windowed: bool):
+        self._progress.count(failed=isinstance(outcome, ScanError))
         if isinstance(outcome, ScanError):
             self._failed.inc()
             value = WindowedValue(outcome, MIN_TIMESTAMP, [GlobalWindow()]) if windowed else outcome
