@@ -25,7 +25,7 @@ from transforms.reasons import MediaError
 # bomb check, which would refuse large images with an exception of its own, is switched off.
 Image.MAX_IMAGE_PIXELS = None
 
-_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 # Pictures whose shortest side is at least twice this are decoded at reduced scale (pdq_reduced).
 REDUCED_SIDE = 384
@@ -132,7 +132,7 @@ def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
     return np.asarray(grey, dtype=np.float32)
 
 
-def _luma_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Optional[float] = None) -> List[FrameHash]:
+def luma_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Optional[float] = None) -> List[FrameHash]:
     """PDQ of a picture's luma, whole or reduced (see pdq_reduced), and of its border-trimmed
     part if it has one."""
     pdq, quality, dihedral = pdq_of_luma(luma, full_height, full_width)
@@ -148,10 +148,11 @@ def _luma_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Op
     return hashes
 
 
-def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None) -> List[FrameHash]:
-    """The picture's PDQ, and its border-trimmed PDQ when it has a uniform border."""
-    luma = (rgb @ _LUMA_WEIGHTS).astype(np.float32)  # as pdqhash computes it
-    return _luma_hashes(luma, *luma.shape, time_s)
+def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None, full_size=None) -> List[FrameHash]:
+    """The picture's PDQ, and its border-trimmed PDQ when it has a uniform border. `full_size`
+    (height, width): the size it stands for when it was reduced, by default its own."""
+    luma = (rgb @ LUMA_WEIGHTS).astype(np.float32)  # as pdqhash computes it
+    return luma_hashes(luma, *(full_size or luma.shape), time_s)
 
 
 def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000) -> List[FrameHash]:
@@ -164,7 +165,7 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000) -> List[Fra
         luma = _reduced_luma(image)
         if luma is None:  # small enough to hash whole
             return picture_hashes(decode_rgb(image))
-        return _luma_hashes(luma, height, width)
+        return luma_hashes(luma, height, width)
     if frame_count > max_frames:
         raise MediaError("too_long", f"{frame_count} frames > limit {max_frames}")
     hashes, time_s = [], 0.0

@@ -2,7 +2,7 @@
 
 Every keyframe is hashed (the decoder skips the others, which is cheap); with `sample_seconds`
 > 0 every frame is decoded and one frame per `sample_seconds` is hashed as well, the vPDQ way,
-for videos whose keyframes are sparse. Rotation metadata is applied. Limits: `max_seconds` of
+for videos whose keyframes are sparse. Rotation metadata is applied (the display matrix's angle is counter-clockwise). Limits: `max_seconds` of
 video (from the container, and again while decoding: a stream may lie about its length) and
 `max_frames` hashed frames.
 """
@@ -14,7 +14,7 @@ from typing import List
 import av
 import numpy as np
 
-from transforms.image_hashing import FrameHash, picture_hashes
+from transforms.image_hashing import REDUCED_SIDE, FrameHash, picture_hashes
 from transforms.reasons import MediaError
 from transforms.sniffing import HEAD_BYTES, sniff
 
@@ -50,10 +50,19 @@ def _failure(data: bytes, error: Exception, stage: str) -> MediaError:
     return MediaError("corrupt", f"{stage}: {type(error).__name__}: {error}")
 
 
-def _rotated(rgb: np.ndarray, rotation: int) -> np.ndarray:
-    """The picture turned upright: `rotation` is the display matrix's angle, counter-clockwise."""
-    turns = (round(rotation / 90) % 4) if rotation else 0
-    return np.rot90(rgb, turns) if turns else rgb
+def frame_hashes(frame: av.VideoFrame, time_s: float) -> List[FrameHash]:
+    """PDQ hashes of one frame, turned upright. A large frame is area-averaged by an integer factor
+    first (as still pictures are; PDQ's filter is folded onto the reduced grid)."""
+    factor = min(frame.width, frame.height) // REDUCED_SIDE
+    if factor >= 2:
+        rgb = frame.to_ndarray(format="rgb24", width=frame.width // factor, height=frame.height // factor,
+                               interpolation="AREA")
+    else:
+        rgb = frame.to_ndarray(format="rgb24")
+    turns = round(frame.rotation / 90) % 4 if frame.rotation else 0
+    full_height, full_width = (frame.width, frame.height) if turns % 2 else (frame.height, frame.width)
+    rgb = np.rot90(rgb, turns) if turns else rgb
+    return picture_hashes(rgb, time_s, (full_height, full_width))
 
 
 def hash_video(data: bytes, settings: VideoSettings) -> List[FrameHash]:
@@ -90,8 +99,7 @@ def hash_video(data: bytes, settings: VideoSettings) -> List[FrameHash]:
                 frames += 1
                 if frames > settings.max_frames:
                     raise MediaError("too_long", f"more than {settings.max_frames} frames to hash")
-                rgb = _rotated(frame.to_ndarray(format="rgb24"), frame.rotation)
-                hashes.extend(picture_hashes(rgb, round(time_s, 3)))
+                hashes.extend(frame_hashes(frame, round(time_s, 3)))
         except av.FFmpegError as e:
             raise _failure(data, e, f"decoding frame {frames}") from None
     if not hashes:
