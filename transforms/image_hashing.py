@@ -91,15 +91,19 @@ def _stretched_grey(image: Image.Image) -> np.ndarray:
     return np.rint((samples - low) * scale).astype(np.uint8)
 
 
+def _convertible(image: Image.Image) -> Image.Image:
+    """The picture in a mode that Pillow converts to RGB and L faithfully."""
+    if image.mode in _WIDE_MODES:
+        return Image.fromarray(_stretched_grey(image))
+    if image.mode == "La":  # premultiplied: Pillow converts it only through LA
+        return image.convert("LA")
+    return image
+
+
 def _rgb_array(image: Image.Image) -> np.ndarray:
     if image.mode == "RGB":
         return np.asarray(image)
-    if image.mode in _WIDE_MODES:
-        return np.repeat(_stretched_grey(image)[:, :, None], 3, axis=2)
-    try:
-        return np.asarray(image.convert("RGB"))
-    except ValueError:  # modes Pillow cannot turn into RGB directly (premultiplied La)
-        return np.asarray(image.convert("LA").convert("RGB"))
+    return np.asarray(_convertible(image).convert("RGB"))
 
 
 def pdq_of_rgb(rgb: np.ndarray) -> FrameHash:
@@ -120,12 +124,7 @@ def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
         shortest = min(width, height)
         image.draft("L", (width * REDUCED_SIDE // shortest, height * REDUCED_SIDE // shortest))
     _load(image)
-    if image.mode in _WIDE_MODES:
-        grey = Image.fromarray(_stretched_grey(image))
-    elif image.mode == "La":  # premultiplied: Pillow converts it to L only through LA
-        grey = image.convert("LA").convert("L")
-    else:
-        grey = image.convert("L")
+    grey = _convertible(image).convert("L")
     factor = min(grey.size) // REDUCED_SIDE
     if factor >= 2:
         grey = grey.reduce(factor)
