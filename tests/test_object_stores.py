@@ -242,3 +242,14 @@ def test_a_broken_inventory_manifest_stops_the_run(s3, corpus, tmp_path, capsys)
             f"--output={tmp_path}", f"--s3_endpoint_url={s3}"]
     assert scan.main(argv) == 2
     assert "neither an S3 Inventory nor a Storage Insights manifest" in capsys.readouterr().err
+
+
+def test_listing_splits_at_the_depth_asked(s3):
+    from transforms.object_stores import Location, walk
+
+    store = Stores(StoreSettings(s3_endpoint_url=s3)).get("s3")
+    at = lambda depth: sorted(i if isinstance(i, str) else i.uri for i in walk(store, Location("s3", BUCKET, f"{PREFIX}/"), depth))
+    assert at(0) == [f"{PREFIX}/"]
+    assert at(1) == [f"{PREFIX}/{d}/" for d in ("bad", "copies", "exact", "unrelated", "video")]
+    assert f"{PREFIX}/copies/E-11/" in at(2) and f"{PREFIX}/bad/" not in at(2)
+    assert f"s3://{BUCKET}/{PREFIX}/bad/empty.jpg" in at(2)  # objects above the split are yielded themselves

@@ -54,9 +54,6 @@ class _ListPrefixes(beam.DoFn):
 
     def process(self, uri: str):
         location = parse_location(uri)
-        if self._split_depth == 0:
-            yield location.prefix
-            return
         yield from walk(self._stores.get(location.scheme), location, self._split_depth)
 
 

@@ -244,11 +244,12 @@ class Stores:
 
 def walk(store, location: Location, depth: int) -> Iterator:
     """Split a listing: objects directly under the prefix and, `depth` levels down, the prefixes
-    to list whole (yielded as str), so that many workers list a large bucket at once."""
+    to list whole (yielded as str), so that many workers list a large bucket at once. Depth 0
+    yields the prefix itself."""
+    if depth == 0:
+        yield location.prefix
+        return
     objects, prefixes = store.list(location.bucket, location.prefix, "/")
     yield from objects
     for prefix in prefixes:
-        if depth > 1:
-            yield from walk(store, location._replace(prefix=prefix), depth - 1)
-        else:
-            yield prefix
+        yield from walk(store, location._replace(prefix=prefix), depth - 1)
