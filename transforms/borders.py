@@ -10,9 +10,6 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
 def _bar_length(lines: np.ndarray, flatness: float, colour_tolerance: float) -> int:
     """How many of the lines (first = outermost) are flat and of the outermost line's colour."""
     spread = lines.max(axis=1) - lines.min(axis=1)
@@ -22,18 +19,18 @@ def _bar_length(lines: np.ndarray, flatness: float, colour_tolerance: float) -> 
 
 
 def content_box(
-    rgb: np.ndarray,
+    luma: np.ndarray,
     flatness: float = 12.0,
     colour_tolerance: float = 8.0,
     min_bar: float = 0.02,
     min_keep: float = 0.2,
 ) -> Optional[Tuple[int, int, int, int]]:
-    """(top, bottom, left, right) of the picture (H x W x 3 RGB, or H x W luma) inside a uniform
-    border, or None if there is none."""
-    height, width = rgb.shape[:2]
+    """(top, bottom, left, right) of the picture (its H x W luma) inside a uniform border, or
+    None if there is none."""
+    height, width = luma.shape
     if height < 16 or width < 16:
         return None
-    luma = rgb.astype(np.float32) if rgb.ndim == 2 else rgb.astype(np.float32) @ LUMA
+    luma = luma.astype(np.float32)
     bars = [
         _bar_length(luma, flatness, colour_tolerance),  # top
         _bar_length(luma[::-1], flatness, colour_tolerance),  # bottom
