@@ -91,13 +91,13 @@ def _iso(value) -> Optional[str]:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def inventory_object(kind: str, row: Dict) -> Optional[MediaObject]:
-    """The object a row describes, or None for old versions, delete markers and folders."""
+def inventory_object(kind: str, row: Dict, url_encoded_keys: bool = False) -> Optional[MediaObject]:
+    """The object a row describes, or None for old versions, delete markers and folders. S3 writes
+    its CSV inventories with URL-encoded keys, its Parquet ones without."""
     if kind == "s3":
         if ("islatest" in row and not _true(row["islatest"])) or _true(row.get("isdeletemarker")):
             return None
-        key = row["key"]
-        key = unquote(key) if isinstance(key, str) else key
+        key = unquote(row["key"]) if url_encoded_keys else row["key"]
         version = row.get("versionid")
         version = version if version not in (None, "", "null") else str(row["etag"]).strip('"')
         uri, size, updated, content_type = f"s3://{row['bucket']}/{key}", row.get("size"), row.get("lastmodifieddate"), None
@@ -121,7 +121,7 @@ class ReadInventoryFile(beam.DoFn):
                 data = f.read()
             for number, row in _rows(inventory, data):
                 try:
-                    obj = inventory_object(inventory.kind, row)
+                    obj = inventory_object(inventory.kind, row, inventory.file_format == "csv")
                 except (KeyError, ValueError, TypeError) as e:
                     yield ScanError(f"{inventory.uri}#{number}", None, "list", "unlistable",
                                     f"inventory row {number}: {type(e).__name__}: {e}")
