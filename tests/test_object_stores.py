@@ -253,3 +253,17 @@ def test_listing_splits_at_the_depth_asked(s3):
     assert at(1) == [f"{PREFIX}/{d}/" for d in ("bad", "copies", "exact", "unrelated", "video")]
     assert f"{PREFIX}/copies/E-11/" in at(2) and f"{PREFIX}/bad/" not in at(2)
     assert f"s3://{BUCKET}/{PREFIX}/bad/empty.jpg" in at(2)  # objects above the split are yielded themselves
+
+
+def test_objects_from_before_versioning_are_read_by_their_etag(s3):
+    client = s3_client(s3)
+    client.create_bucket(Bucket="turned-versioned")
+    client.put_object(Bucket="turned-versioned", Key="old.jpg", Body=b"before")  # VersionId "null"
+    client.put_bucket_versioning(Bucket="turned-versioned", VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket="turned-versioned", Key="new.jpg", Body=b"after")
+    stores = Stores(StoreSettings(s3_endpoint_url=s3))
+    objects, _ = stores.get("s3").list("turned-versioned", "", None)
+    by_key = {o.uri.rsplit("/", 1)[1]: o for o in objects}
+    assert by_key["old.jpg"].version == client.head_object(Bucket="turned-versioned", Key="old.jpg")["ETag"].strip('"')
+    assert stores.read(by_key["old.jpg"], 100) == b"before"
+    assert stores.read(by_key["new.jpg"], 100) == b"after"

@@ -9,6 +9,7 @@ Endpoints: S3 honours `--s3_endpoint_url` (Beam's option) and the AWS_ENDPOINT_U
 GCS honours STORAGE_EMULATOR_HOST. Credentials come from the standard chains.
 """
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -128,6 +129,11 @@ class GcsStore:
 # ---------------------------------------------------------------------------------------- S3
 
 
+# An S3 ETag: an MD5 in hex, or for multipart uploads the MD5 of the parts' MD5s and their count.
+# Listing versions an object by its ETag where it has no VersionId of its own (see S3Store.list).
+_ETAG = re.compile(r"[0-9a-f]{32}(-[0-9]+)?")
+
+
 class S3Store:
     def __init__(self, settings: StoreSettings):
         import boto3
@@ -206,10 +212,10 @@ class S3Store:
     def read(self, obj: MediaObject, max_bytes: int) -> bytes:
         location = parse_location(obj.uri)
         request = {"Bucket": location.bucket, "Key": location.prefix, "Range": f"bytes=0-{max_bytes}"}
-        if self._is_versioned(location.bucket):
-            request["VersionId"] = obj.version
+        if _ETAG.fullmatch(obj.version):  # unversioned buckets, and objects from before versioning
+            request["IfMatch"] = f'"{obj.version}"'  # read only the listed content
         else:
-            request["IfMatch"] = f'"{obj.version}"'  # the ETag: read only the listed content
+            request["VersionId"] = obj.version
 
         def get() -> bytes:
             try:
