@@ -2,14 +2,14 @@
 
 Also what Dataflow's --setup_file ships to the workers.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="takedown-scan",
     version="0.1.0",
     description="Find copies of registry-listed images and videos in stored media (Apache Beam).",
     python_requires=">=3.10",
-    packages=["pipelines", "transforms"],
+    packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*"]),
     package_data={"pipelines": ["sample/**/*"]},
     install_requires=[
         "apache-beam[gcp,aws]==2.77.0",

@@ -15,9 +15,9 @@ import sys
 import numpy as np
 
 from tests.media import encode, photo
-from transforms.image_hashing import hash_image
-from transforms.pdq_index import PdqIndex, hashes_from_hex
-from transforms.video_hashing import VideoSettings, hash_video
+from transforms.media.images import hash_image
+from transforms.signals.pdq_index import PdqIndex, hashes_from_hex
+from transforms.media.videos import VideoSettings, hash_video
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIPS = ("chair-orig-22-sd-bar", "pattern-hd-no-bar", "doorknob-hd-no-bar", "test-padded-dimensions")

@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
 
-from tests.media import photo
-from transforms.image_hashing import decode_rgb, hash_image, open_image, pdq_of_rgb
-from transforms.signals import PdqSignal
+from tests.media import photo, pdq_of_rgb
+from transforms.media.images import decode_rgb, hash_image, open_image
+from transforms.signals.pdq import PDQ
 
 LIMIT = 200_000_000
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,9 +84,9 @@ def main(argv=None) -> int:
                 data = encoded(picture, side, fmt, mode)
                 reference = full_resolution(data)
                 if reference.quality >= 50:
-                    rows.append((side, fmt, mode, PdqSignal.distance(ours(data).pdq, reference.pdq)))
+                    rows.append((side, fmt, mode, PDQ.distance(ours(data).pdq, reference.pdq)))
                 if mode == "CMYK":
-                    cmyk.append(PdqSignal.distance(pdq_from_bytes(data)[0], reference.pdq))
+                    cmyk.append(PDQ.distance(pdq_from_bytes(data)[0], reference.pdq))
     bits = np.array([r[3] for r in rows])
     print(f"  {len(bits)} pictures from 64 px to 48 MP: median {np.median(bits):.0f}, 95th percentile "
           f"{np.percentile(bits, 95):.0f}, worst {bits.max()}; 0 bits on {np.mean(bits == 0):.0%} of them")

@@ -16,7 +16,7 @@ import faiss
 import numpy as np
 from threatexchange.signal_type.pdq.pdq_faiss_matcher import PDQMultiHashIndex
 
-from transforms.pdq_index import PdqBruteForceIndex, PdqIndex
+from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
 
 THRESHOLD = 31
 

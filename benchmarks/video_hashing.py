@@ -10,7 +10,7 @@ import sys
 import time
 
 from tests.media import clip_frames, encode_clip
-from transforms.video_hashing import VideoSettings, hash_video
+from transforms.media.videos import VideoSettings, hash_video
 
 MODES = {
     "keyframes only (--video_sample_seconds 0)": 0.0,

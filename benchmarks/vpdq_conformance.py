@@ -11,13 +11,13 @@ import csv
 import os
 import statistics
 import sys
-from dataclasses import replace
 
-from transforms.hashing import MediaHashes
-from transforms.matching import MatchSettings, RegistryIndex, match_media
-from transforms.registry import Registry
-from transforms.signals import PdqSignal
-from transforms.video_hashing import VideoSettings, hash_video
+from transforms.media.hashing import media_hashes
+from transforms.storage.objects import MediaObject
+from transforms.matching.matcher import MatchSettings, RegistryIndex, match_media
+from transforms.registry.snapshots import Registry
+from transforms.signals.pdq import PDQ
+from transforms.media.videos import VideoSettings, hash_video
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORIGINALS = {"chair": "chair-orig-22-fhd-no-bar", "pattern": "pattern-hd-no-bar"}
@@ -57,7 +57,7 @@ def bits_from_reference(frames, reference):
             continue
         _, quality, pdq, _ = min(by_time, key=lambda r: abs(r[3] - frame.time_s))
         if quality >= 50:
-            bits.append(PdqSignal.distance(frame.pdq, pdq))
+            bits.append(PDQ.distance(frame.pdq, pdq))
     return bits
 
 
@@ -78,8 +78,8 @@ def main(argv=None) -> int:
         with open(os.path.join(folder, name), "rb") as f:
             frames = hash_video(f.read(), VideoSettings(sample_seconds=args.sample_seconds))
         bits = bits_from_reference(frames, reference_frames(folder, name[:-4]))
-        media = MediaHashes(name, "", "video", "mp4", "", "", "", tuple(frames))
-        as_is = replace(media, frames=tuple(f for f in frames if f.variant == "original"))
+        media = media_hashes(MediaObject(name, "", None), "video", frames, {})
+        as_is = media_hashes(MediaObject(name, "", None), "video", [f for f in frames if f.variant == "original"], {})
         shares = {m.entry_id: m for m in match_media(media, index, everything)}
         plain = {m.entry_id: m for m in match_media(as_is, index, everything)}
         verdict = sorted(m.entry_id for m in match_media(media, index, defaults) if m.signal_type == "pdq")

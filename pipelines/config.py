@@ -4,7 +4,7 @@ A config is a YAML mapping of option names (as on the command line, without dash
 It becomes command-line flags placed before the user's own, so the command line overrides it.
 """
 import argparse
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import yaml
 
@@ -42,11 +42,12 @@ def load_config(path: str) -> Dict:
     return config
 
 
-def expand_config(argv: List[str]) -> List[str]:
-    """argv with the flags of its --config file (if any) put before the rest."""
+def expand_config(argv: List[str], default: Optional[str] = None) -> List[str]:
+    """argv with the flags of its --config file (or of `default` without one) put before the rest."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--config")
     known, _ = parser.parse_known_args(argv)
-    if not known.config:
+    path = known.config or default
+    if not path:
         return list(argv)
-    return config_flags(load_config(known.config)) + list(argv)
+    return config_flags(load_config(path)) + list(argv)

@@ -20,13 +20,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 
 from pipelines.config import UsageError, expand_config
-from transforms.hashing import HashObjects, HashSettings, hash_store_rows
-from transforms.inventory import InventoryError, InventoryFile, read_manifest
-from transforms.listing import ListMedia
-from transforms.object_stores import StoreError, Stores, StoreSettings, parse_location
-from transforms.objects import is_remote
-from transforms.matching import MatchHashes, MatchSettings
-from transforms.registry import (
+from transforms.matching.matcher import MatchMedia, MatchSettings, WriteMatches
+from transforms.media.hashing import HashMedia, HashSettings
+from transforms.media.videos import VideoSettings
+from transforms.registry.snapshots import (
     DEFAULT_MAX_REJECT_SHARE,
     Registry,
     RegistryRefused,
@@ -34,16 +31,16 @@ from transforms.registry import (
     load_registry,
     resolve_snapshot,
 )
-from transforms.reports import WriteParquetFolder, WriteSummary, error_row
-from transforms.schemas import ERROR_SCHEMA, HASH_SCHEMA, REGISTRY_REJECT_SCHEMA, match_schema
-from transforms.unchanged import SkipUnchanged
-from transforms.video_hashing import VideoSettings
+from transforms.reports.writers import WriteErrors, WriteRegistryRejects, WriteSummary
+from transforms.storage.inventory import InventoryError, InventoryFile, read_manifest
+from transforms.storage.listing import ListMedia
+from transforms.storage.objects import is_remote
+from transforms.storage.stores import StoreError, Stores, StoreSettings, parse_location
+from transforms.store.hash_store import SkipUnchanged, WriteHashStore
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample")
-# On the DirectRunner (a laptop, a test): one worker, whose read/hash thread pool keeps every core
-# busy (decoding and hashing release the GIL). Measured faster than a worker per core, threads or
-# processes (benchmarks/scan_end_to_end.py). Other runners ignore these; configs and flags override.
-LOCAL_DEFAULTS = ["--direct_num_workers=1", "--direct_running_mode=multi_threading"]
+# The options a run without --config starts from: the DirectRunner as measured fastest here.
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "local.yaml")
 # Objects in flight per worker: as many as cores when reads are local (CPU-bound), more when they
 # wait on an object store's latency (benchmarks/read_concurrency.py).
 REMOTE_READ_CONCURRENCY = 16
@@ -216,42 +213,19 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     objects, list_errors = p | "ListMedia" >> ListMedia(
         scan.media, plan.hash_settings.stores, scan.list_split_depth, plan.inventory
     )
-    if scan.rescan_unchanged:
-        changed = objects | "Reshuffle" >> beam.Reshuffle()
-        unchanged = p | "NothingSkipped" >> beam.Create([])
-    else:
-        changed, unchanged = objects | "SkipUnchanged" >> SkipUnchanged(plan.hashes_uri)
-    hashes, hash_errors = changed | "Hash" >> beam.ParDo(HashObjects(plan.hash_settings)).with_outputs(
-        "errors", main="hashes"
-    )
-    snapshot = p | "RegistrySnapshot" >> beam.Create([plan.snapshot])
-    matches = hashes | "Match" >> beam.ParDo(
-        MatchHashes(plan.match_settings, scan.max_registry_reject_share, plan.run_id, plan.started_at),
-        beam.pvalue.AsSingleton(snapshot),
+    changed, unchanged = objects | "SkipUnchanged" >> SkipUnchanged(plan.hashes_uri, scan.rescan_unchanged)
+    hashes, hash_errors = changed | "Hash" >> HashMedia(plan.hash_settings)
+    matches = hashes | "Match" >> MatchMedia(
+        plan.snapshot, plan.match_settings, scan.max_registry_reject_share, plan.run_id, plan.started_at
     )
     errors = (list_errors, hash_errors) | "AllErrors" >> beam.Flatten()
 
-    (
-        hashes
-        | "HashStoreRows" >> beam.FlatMap(hash_store_rows, hashed_at=plan.started_at)
-        | "WriteHashStore" >> WriteParquetFolder(FileSystems.join(plan.hashes_uri, f"run={plan.run_id}"), HASH_SCHEMA)
+    hashes | "WriteHashStore" >> WriteHashStore(plan.hashes_uri, plan.run_id, plan.started_at)
+    matches | "WriteMatches" >> WriteMatches(FileSystems.join(run_dir, "matches"), plan.registry)
+    errors | "WriteErrors" >> WriteErrors(FileSystems.join(run_dir, "errors"), plan.run_id)
+    p | "WriteRegistryRejects" >> WriteRegistryRejects(
+        FileSystems.join(run_dir, "registry_rejects"), plan.run_id, plan.registry.rejects
     )
-    matches | "WriteMatches" >> WriteParquetFolder(
-        FileSystems.join(run_dir, "matches"), match_schema(plan.registry.metadata_columns)
-    )
-    (
-        errors
-        | "ErrorRows" >> beam.Map(error_row, plan.run_id)
-        | "WriteErrors" >> WriteParquetFolder(FileSystems.join(run_dir, "errors"), ERROR_SCHEMA)
-    )
-    if plan.registry.rejects:
-        (
-            p
-            | "RegistryRejects" >> beam.Create([{"run_id": plan.run_id, **vars(r)} for r in plan.registry.rejects])
-            | "WriteRegistryRejects" >> WriteParquetFolder(
-                FileSystems.join(run_dir, "registry_rejects"), REGISTRY_REJECT_SCHEMA
-            )
-        )
     p | "WriteSummary" >> WriteSummary(
         FileSystems.join(run_dir, "summary.json"),
         plan.summary_base(),
@@ -262,7 +236,6 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
             "hashed": hashes,
             "failed": errors,
             "matches": matches,
-            "matched_objects": matches | "MatchedUris" >> beam.Map(lambda row: row["uri"]) | beam.Distinct(),
         },
     )
 
@@ -295,7 +268,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             argv = sample_flags()
         # ScanOptions, not PipelineOptions: Beam's base class parses with an empty parser, so
         # its --help would list nothing. Beam's own options still apply through view_as.
-        scan = ScanOptions(LOCAL_DEFAULTS + expand_config(argv))
+        scan = ScanOptions(expand_config(argv, DEFAULT_CONFIG))
         FileSystems.set_options(scan)  # the registry may be on s3:// behind --s3_endpoint_url
         plan = plan_scan(scan)
     except (UsageError, RegistryRefused) as e:

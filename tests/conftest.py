@@ -6,8 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.media import altered_copies, encode, mp4_clip, photo, png_bomb
-from transforms.image_hashing import pdq_of_rgb
+from tests.media import altered_copies, encode, mp4_clip, photo, png_bomb, pdq_of_rgb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFORMANCE = os.environ.get("TAKEDOWN_CONFORMANCE", os.path.join(REPO, "..", "shared", "conformance"))

@@ -10,8 +10,7 @@ import shutil
 import numpy as np
 
 from pipelines.scan import SAMPLE
-from tests.media import encode, photo
-from transforms.image_hashing import pdq_of_rgb
+from tests.media import encode, photo, pdq_of_rgb
 
 VERSION = "2026-11-01T0300Z"
 SIZE = (480, 360)

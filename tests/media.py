@@ -6,7 +6,10 @@ shapes, fine texture): different seeds give unrelated pictures, far apart in PDQ
 import io
 
 import numpy as np
+import pdqhash
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
+
+from transforms.media.images import FrameHash
 
 
 def photo(seed: int, width: int = 640, height: int = 480) -> Image.Image:
@@ -113,3 +116,10 @@ def encode_clip(frames, fps: int = 10, fmt: str = "mp4", codec: str = "libx264",
 def mp4_clip(seconds: float = 1.0, fps: int = 10, size=(160, 120), seed: int = 0) -> bytes:
     """A small H.264 MP4 of a synthetic clip."""
     return encode_clip(clip_frames(seed, seconds, fps, size), fps)
+
+
+def pdq_of_rgb(rgb: np.ndarray) -> FrameHash:
+    """PDQ hash and quality of an H x W x 3 uint8 picture by pdqhash, the reference C++ code: what
+    the tests and benchmarks compare the project's hashes with."""
+    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    return FrameHash(np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality))

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from tests.media import encode, photo, with_bars
-from transforms.borders import content_box
-from transforms.image_hashing import LUMA_WEIGHTS, hash_image, pdq_of_rgb
-from transforms.signals import PdqSignal
+from tests.media import encode, photo, with_bars, pdq_of_rgb
+from transforms.media.borders import content_box
+from transforms.media.images import LUMA_WEIGHTS, hash_image
+from transforms.signals.pdq import PDQ
 
 PICTURE = photo(21, 400, 300)
 
@@ -40,8 +40,8 @@ def test_trimmed_hash_of_a_barred_copy_is_the_original_hash():
     framed = encode(with_bars(PICTURE, 600, 300), "JPEG", quality=90)
     as_is, trimmed = hash_image(framed, 10**8)
     original = pdq_of_rgb(np.asarray(PICTURE))
-    assert trimmed.variant == "trimmed" and PdqSignal.distance(trimmed.pdq, original.pdq) <= 8
-    assert PdqSignal.distance(as_is.pdq, original.pdq) > 31  # what the trim is for
+    assert trimmed.variant == "trimmed" and PDQ.distance(trimmed.pdq, original.pdq) <= 8
+    assert PDQ.distance(as_is.pdq, original.pdq) > 31  # what the trim is for
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -9,23 +9,23 @@ import os
 import pytest
 
 from tests.conftest import CONFORMANCE
-from transforms.image_hashing import hash_image, open_image
-from transforms.signals import PdqSignal
+from transforms.media.images import hash_image, open_image
+from transforms.signals.pdq import PDQ
 
-PDQ = os.path.join(CONFORMANCE, "pdq")
-pytestmark = pytest.mark.skipif(not os.path.isdir(PDQ), reason="no ../shared/conformance folder")
+PDQ_DATA = os.path.join(CONFORMANCE, "pdq")
+pytestmark = pytest.mark.skipif(not os.path.isdir(PDQ_DATA), reason="no ../shared/conformance folder")
 LIMIT = 100_000_000
 
 
 def reference_rows():
-    if not os.path.isdir(PDQ):
+    if not os.path.isdir(PDQ_DATA):
         return []
-    with open(os.path.join(PDQ, "expected.csv")) as f:
+    with open(os.path.join(PDQ_DATA, "expected.csv")) as f:
         return list(csv.DictReader(f))
 
 
 def read(path):
-    with open(os.path.join(PDQ, path), "rb") as f:
+    with open(os.path.join(PDQ_DATA, path), "rb") as f:
         return f.read()
 
 
@@ -33,7 +33,7 @@ def read(path):
 def test_pdq_matches_the_reference(row):
     data = read(row["path"])
     ours = hash_image(data, LIMIT)[0]
-    bits = PdqSignal.distance(ours.pdq, row["pdq_hex"])
+    bits = PDQ.distance(ours.pdq, row["pdq_hex"])
     small = max(open_image(data, LIMIT).size) <= 512
     if small and ours.quality >= 50:
         assert bits == 0
@@ -44,20 +44,20 @@ def test_pdq_matches_the_reference(row):
 
 
 def test_every_mode_of_the_same_picture_hashes_alike():
-    folder = os.path.join(PDQ, "misc-images", "modes")
+    folder = os.path.join(PDQ_DATA, "misc-images", "modes")
     original = hash_image(read("misc-images/modes/original.jpg"), LIMIT)[0]
     for name in sorted(os.listdir(folder)):
         if name.endswith(".md"):
             continue
         result = hash_image(read(f"misc-images/modes/{name}"), LIMIT)[0]
-        assert PdqSignal.distance(result.pdq, original.pdq) <= 2, name
+        assert PDQ.distance(result.pdq, original.pdq) <= 2, name
 
 
 def test_the_dihedral_photos_all_match_each_other_through_their_variants():
-    folder = os.path.join(PDQ, "reg-test-input", "dih")
+    folder = os.path.join(PDQ_DATA, "reg-test-input", "dih")
     hashes = [hash_image(read(f"reg-test-input/dih/{name}"), LIMIT)[0] for name in sorted(os.listdir(folder))]
     assert len(hashes) == 8
     for a in hashes:
         for b in hashes:
-            closest = min(PdqSignal.distance(b.pdq, h) for h in (a.pdq, *a.dihedral))
+            closest = min(PDQ.distance(b.pdq, h) for h in (a.pdq, *a.dihedral))
             assert closest <= 31

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.media import encode, photo, png_bomb
-from transforms.image_hashing import decode_rgb, hash_image, pdq_of_rgb
+from tests.media import encode, photo, png_bomb, pdq_of_rgb
+from transforms.media.images import decode_rgb, hash_image
 from transforms.reasons import MediaError
-from transforms.signals import PdqSignal
+from transforms.signals.pdq import PDQ
 
 LIMIT = 100_000_000
 ORIGINAL = photo(5)
@@ -17,7 +17,7 @@ REFERENCE = pdq_of_rgb(np.asarray(ORIGINAL))
 
 
 def distance(a, b):
-    return PdqSignal.distance(a.pdq, b.pdq)
+    return PDQ.distance(a.pdq, b.pdq)
 
 
 def test_hash_is_hex_with_quality():
@@ -122,6 +122,6 @@ def test_a_turned_copy_hashes_to_one_of_the_dihedral_hashes(turn, size):
     picture = photo(9, *size)
     (original,) = hash_image(encode(picture, "JPEG", quality=92), LIMIT)
     (turned,) = hash_image(encode(picture.transpose(turn), "JPEG", quality=92), LIMIT)
-    closest = min(PdqSignal.distance(turned.pdq, h) for h in original.dihedral)
+    closest = min(PDQ.distance(turned.pdq, h) for h in original.dihedral)
     # PDQ's box filter is one pixel off-centre for even widths, so a flip is not exact: a few bits
-    assert closest <= 16 and PdqSignal.distance(turned.pdq, original.pdq) > 31
+    assert closest <= 16 and PDQ.distance(turned.pdq, original.pdq) > 31

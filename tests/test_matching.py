@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
-from transforms.hashing import MediaHashes
-from transforms.image_hashing import FrameHash
-from transforms.matching import MatchSettings, RegistryIndex, match_media
-from transforms.pdq_index import PdqBruteForceIndex, PdqIndex, hashes_from_hex
-from transforms.registry import Registry
-from transforms.signals import PdqSignal
+from transforms.media.hashing import media_hashes
+from transforms.media.images import FrameHash
+from transforms.matching.matcher import MatchSettings, RegistryIndex, match_media
+from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex, hashes_from_hex
+from transforms.registry.snapshots import Registry
+from transforms.signals.pdq import PDQ
+from transforms.storage.objects import MediaObject
 
 rng = np.random.default_rng(11)
 BASE = rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
@@ -32,7 +33,7 @@ def registry(rows, metadata=None):
 
 
 def media(frames, md5="0" * 32, sha1="0" * 40, sha256="0" * 64):
-    return MediaHashes("file:///x.jpg", "v", "image", "jpeg", md5, sha1, sha256, tuple(frames))
+    return media_hashes(MediaObject("file:///x.jpg", "v", 1), "image", frames, {"md5": md5, "sha1": sha1, "sha256": sha256})
 
 
 def test_distance_at_the_threshold_matches_and_one_more_does_not():
@@ -118,7 +119,7 @@ def test_brute_force_index_finds_exactly_the_pairs_within_the_threshold():
         (q, int(ids[row]), d)
         for q, query in enumerate(queries)
         for row, h in enumerate(hex_hashes)
-        if (d := PdqSignal.distance(query.tobytes().hex(), h)) <= 31
+        if (d := PDQ.distance(query.tobytes().hex(), h)) <= 31
     }
     assert got == expected and len(expected) > len(queries)
 

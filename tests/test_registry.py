@@ -4,7 +4,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import registry_csv, write
-from transforms.registry import RegistryRefused, Snapshot, load_registry, resolve_snapshot
+from transforms.registry.snapshots import RegistryRefused, Snapshot, load_registry, resolve_snapshot
 
 PDQ = "f" * 64
 MD5 = "a" * 32

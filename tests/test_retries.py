@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from transforms.object_stores import StoreSettings, read_with_retries
+from transforms.storage.stores import StoreSettings, read_with_retries
 from transforms.reasons import MediaError
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines import scan
 from tests.conftest import BAD_INPUTS, write
-from transforms.hashing import HASHER_VERSION
+from transforms.media.hashing import HASHER_VERSION
 from transforms.schemas import ERROR_SCHEMA, HASH_SCHEMA, match_schema
 
 

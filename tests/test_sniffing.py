@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tests.media import encode, mp4_clip, photo
-from transforms.sniffing import HEAD_BYTES, sniff
+from transforms.media.sniffing import HEAD_BYTES, sniff
 
 PICTURE = photo(1, 64, 48)
 

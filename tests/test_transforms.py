@@ -9,16 +9,17 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import registry_csv, write
-from tests.media import encode, photo
-from transforms.hashing import HashObjects, HashSettings, MediaHashes, hash_store_rows
-from transforms.image_hashing import FrameHash, pdq_of_rgb
-from transforms.listing import ListMedia, list_local, local_version
-from transforms.objects import MediaObject
-from transforms.matching import MatchHashes, MatchSettings
+from tests.media import encode, photo, pdq_of_rgb
+from transforms.media.hashing import HashObjects, HashSettings, media_hashes
+from transforms.store.hash_store import hash_store_rows
+from transforms.media.images import FrameHash
+from transforms.storage.listing import ListMedia, list_local, local_version
+from transforms.storage.objects import MediaObject
+from transforms.matching.matcher import MatchHashes, MatchSettings
 from transforms.reasons import ScanError
-from transforms.registry import Snapshot
+from transforms.registry.snapshots import Snapshot
 from transforms.schemas import HASH_SCHEMA
-from transforms.unchanged import SkipUnchanged
+from transforms.store.hash_store import SkipUnchanged
 
 
 def test_hash_objects_gives_each_object_exactly_one_outcome(tmp_path):
@@ -34,7 +35,7 @@ def test_hash_objects_gives_each_object_exactly_one_outcome(tmp_path):
             p | beam.Create(objects) | beam.ParDo(HashObjects(settings)).with_outputs("errors", main="hashes")
         )
         assert_that(
-            hashes | beam.Map(lambda h: (os.path.basename(h.uri), h.media_type, len(h.frames))),
+            hashes | beam.Map(lambda h: (os.path.basename(h.uri), h.media_type, sum(not x.derived for x in h.hashes["pdq"]))),
             equal_to([("good.jpg", "image", 1)]),
             label="hashes",
         )
@@ -107,7 +108,7 @@ def test_skip_unchanged_joins_listing_with_the_hash_store(tmp_path):
     hashes = str(tmp_path / "hashes")
     stored = MediaObject("/m/same.jpg", "v1", 1)
     frame = FrameHash("0" * 64, 100)
-    media = MediaHashes(stored.uri, stored.version, "image", "jpeg", "0" * 32, "0" * 40, "0" * 64, (frame,))
+    media = media_hashes(stored, "image", (frame,), {"md5": "0" * 32, "sha1": "0" * 40, "sha256": "0" * 64})
     rows = list(hash_store_rows(media, hashed_at=None))
     os.makedirs(os.path.join(hashes, "run=1"))
     pq.write_table(pa.Table.from_pylist(rows, HASH_SCHEMA), os.path.join(hashes, "run=1", "part.parquet"))

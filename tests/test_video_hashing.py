@@ -2,11 +2,10 @@
 import numpy as np
 import pytest
 
-from tests.media import clip_frames, encode_clip, with_bars
-from transforms.image_hashing import pdq_of_rgb
+from tests.media import clip_frames, encode_clip, with_bars, pdq_of_rgb
 from transforms.reasons import MediaError
-from transforms.signals import PdqSignal
-from transforms.video_hashing import VideoSettings, hash_video
+from transforms.signals.pdq import PDQ
+from transforms.media.videos import VideoSettings, hash_video
 
 FRAMES = clip_frames(31, seconds=3.0, fps=10)
 CLIP = encode_clip(FRAMES, gop=10)  # a keyframe every second
@@ -21,7 +20,7 @@ def test_keyframes_only():
     assert times(hashes) == [0.0, 1.0, 2.0]
     for h in hashes:
         frame = FRAMES[int(round(h.time_s * 10))]
-        assert PdqSignal.distance(h.pdq, pdq_of_rgb(np.asarray(frame)).pdq) <= 12 and h.quality >= 50
+        assert PDQ.distance(h.pdq, pdq_of_rgb(np.asarray(frame)).pdq) <= 12 and h.quality >= 50
 
 
 def test_sampling_adds_frames_between_sparse_keyframes():
@@ -40,7 +39,7 @@ def test_rotation_metadata_is_applied():
     upright = np.asarray(FRAMES[0])
     stored = [f.rotate(-90, expand=True) for f in FRAMES[:10]]  # turned clockwise on disk
     hashes = hash_video(encode_clip(stored, rotation=90), VideoSettings(sample_seconds=0))
-    assert PdqSignal.distance(hashes[0].pdq, pdq_of_rgb(upright).pdq) <= 12
+    assert PDQ.distance(hashes[0].pdq, pdq_of_rgb(upright).pdq) <= 12
 
 
 def test_barred_frames_get_a_trimmed_variant():
@@ -48,7 +47,7 @@ def test_barred_frames_get_a_trimmed_variant():
     hashes = hash_video(barred, VideoSettings(sample_seconds=0))
     assert times(hashes, "trimmed") == [0.0, 1.0, 2.0]
     trimmed = [h for h in hashes if h.variant == "trimmed"][0]
-    assert PdqSignal.distance(trimmed.pdq, pdq_of_rgb(np.asarray(FRAMES[0])).pdq) <= 16
+    assert PDQ.distance(trimmed.pdq, pdq_of_rgb(np.asarray(FRAMES[0])).pdq) <= 16
 
 
 def test_long_videos_are_refused():

@@ -9,8 +9,7 @@ import pytest
 from benchmarks.vpdq_conformance import ORIGINALS, one_per_second, reference_frames
 from pipelines import scan
 from tests.conftest import CONFORMANCE, registry_csv, write
-from tests.media import clip_frames, encode, encode_clip, with_bars
-from transforms.image_hashing import pdq_of_rgb
+from tests.media import clip_frames, encode, encode_clip, with_bars, pdq_of_rgb
 
 
 def scan_matches(media, registry, output, *extra):

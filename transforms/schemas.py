@@ -3,6 +3,8 @@ from typing import Sequence
 
 import pyarrow as pa
 
+from transforms.signals.exact import DIGESTS
+
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 HASH_SCHEMA = pa.schema(
@@ -14,9 +16,7 @@ HASH_SCHEMA = pa.schema(
         ("pdq", pa.string()),
         ("pdq_variant", pa.string()),  # "original", or "trimmed" (the picture without its border)
         ("quality", pa.int32()),
-        ("md5", pa.string()),
-        ("sha1", pa.string()),
-        ("sha256", pa.string()),
+        *[(digest.name, pa.string()) for digest in DIGESTS],
         ("hashed_at", UTC_TIMESTAMP),
         ("hasher_version", pa.string()),
     ]

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterator, List, NamedTuple, Optional, Tuple
 
-from transforms.objects import MediaObject
+from transforms.storage.objects import MediaObject
 from transforms.reasons import MediaError
 
 
@@ -106,10 +106,7 @@ class GcsStore:
         """Objects directly under prefix (all below it when delimiter is None), and sub-prefixes."""
         blobs = self._client.list_blobs(bucket, prefix=prefix or None, delimiter=delimiter)
         objects = [
-            MediaObject(
-                f"gs://{bucket}/{b.name}", str(b.generation), b.size,
-                b.updated.isoformat() if b.updated else None, b.content_type,
-            )
+            MediaObject(f"gs://{bucket}/{b.name}", str(b.generation), b.size)
             for b in blobs
             if not b.name.endswith("/")
         ]
@@ -199,13 +196,7 @@ class S3Store:
                     continue
                 version = item["VersionId"] if versioned and item.get("VersionId") not in (None, "null") else None
                 objects.append(
-                    MediaObject(
-                        f"s3://{bucket}/{item['Key']}",
-                        version or item["ETag"].strip('"'),
-                        item["Size"],
-                        item["LastModified"].isoformat(),
-                        None,  # S3 listings carry no content type
-                    )
+                    MediaObject(f"s3://{bucket}/{item['Key']}", version or item["ETag"].strip('"'), item["Size"])
                 )
         return objects, sorted(prefixes)
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.objects import is_remote
+from transforms.storage.objects import is_remote
 from transforms.schemas import MATCH_COLUMNS
 from transforms.signals import SIGNALS
 

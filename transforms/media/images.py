@@ -1,7 +1,7 @@
 """Image bytes in, PDQ hashes out: guarded decoding, mode handling, PDQ and its quality, and the
 border-trimmed variant of pictures that have a uniform border (see borders.py). Animated images
 (GIF, WebP, APNG) are hashed frame by frame, like a video. Still pictures are hashed from their
-luma by PDQ's arithmetic in NumPy (pdq_reduced.py: bit-exact with pdqhash, the reference C++, on
+luma by PDQ's arithmetic in NumPy (signals/pdq.py: bit-exact with pdqhash, the reference C++, on
 whole pictures), large ones from a reduced decode.
 
 EXIF orientation is not applied: the PDQ reference hashers (the C++ and Python implementations
@@ -11,15 +11,15 @@ stored. See README ("EXIF orientation").
 import io
 import warnings
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
-import pdqhash
 from PIL import Image
 
-from transforms.borders import content_box
-from transforms.pdq_reduced import pdq_of_luma
+from transforms.media.borders import content_box
 from transforms.reasons import MediaError
+from transforms.signals.base import SignalHash
+from transforms.signals.pdq import DIHEDRAL, pdq_of_luma
 
 # This module enforces its own pixel limit before decoding (`max_pixels`), so Pillow's global
 # bomb check, which would refuse large images with an exception of its own, is switched off.
@@ -27,7 +27,7 @@ Image.MAX_IMAGE_PIXELS = None
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
-# Pictures whose shortest side is at least twice this are decoded at reduced scale (pdq_reduced).
+# Pictures whose shortest side is at least twice this are decoded at reduced scale (signals/pdq.py).
 REDUCED_SIDE = 384
 
 # Modes whose samples are wider than 8 bits: scaled to 0..255 before hashing (see _rgb_array).
@@ -42,7 +42,13 @@ class FrameHash:
     quality: int  # 0..100; below the quality threshold a hash is stored but never matched
     time_s: Optional[float] = None  # None for a still image
     variant: str = "original"  # "original", or "trimmed": the picture without its uniform border
-    dihedral: Tuple[str, ...] = ()  # PDQ of its rotations and mirrors (pdq_reduced.DIHEDRAL order)
+    dihedral: Tuple[str, ...] = ()  # PDQ of its rotations and mirrors (signals.pdq.DIHEDRAL order)
+
+    def signal_hashes(self) -> Iterator[SignalHash]:
+        """This picture's PDQ hashes: as it is, then its rotations and mirrors ("trimmed/rotate90")."""
+        yield SignalHash(self.pdq, self.variant, self.quality, self.time_s)
+        for name, value in zip(DIHEDRAL, self.dihedral):
+            yield SignalHash(value, f"{self.variant}/{name}", self.quality, self.time_s)
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -106,13 +112,6 @@ def _rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(_convertible(image).convert("RGB"))
 
 
-def pdq_of_rgb(rgb: np.ndarray) -> FrameHash:
-    """PDQ hash and quality of an H x W x 3 uint8 picture by pdqhash, the reference C++ code (what
-    the tests and benchmarks compare with)."""
-    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return FrameHash(np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality))
-
-
 def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
     """Luma of a large picture, decoded at reduced scale (shortest side kept >= REDUCED_SIDE):
     JPEGs decode only their luma at 1/2, 1/4 or 1/8 scale; others are reduced by an integer box
@@ -132,7 +131,7 @@ def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
 
 
 def luma_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Optional[float] = None) -> List[FrameHash]:
-    """PDQ of a picture's luma, whole or reduced (see pdq_reduced), and of its border-trimmed
+    """PDQ of a picture's luma, whole or reduced (see signals/pdq.py), and of its border-trimmed
     part if it has one."""
     pdq, quality, dihedral = pdq_of_luma(luma, full_height, full_width)
     hashes = [FrameHash(pdq, quality, time_s, "original", dihedral)]

@@ -1,4 +1,5 @@
-"""PDQ of a large picture from a reduced decode, with PDQ's own arithmetic.
+"""The PDQ signal type: PDQ's arithmetic over a picture's luma (whole or from a reduced decode),
+the dihedral variants, and the `Signal` of PDQ values (256 bits, compared by Hamming distance).
 
 PDQ (the reference hasher) turns luma into a 64 x 64 grid by a box filter of width
 ceil(side / 128) applied twice along each axis, then samples 64 points per axis; then a 16 x 16
@@ -15,8 +16,12 @@ benchmarks/image_hashing.py.
 """
 import functools
 import math
+from typing import Sequence, Tuple
 
 import numpy as np
+
+from transforms.signals.base import Signal
+from transforms.signals.pdq_index import PdqIndex, hashes_from_hex
 
 GRID = 64
 _DCT = np.array(
@@ -86,3 +91,31 @@ def pdq_of_luma(luma: np.ndarray, full_height: int, full_width: int):
     ).sum()
     quality = min(100, int(gradients) // 90)
     return _hash_of_grid(grid), quality, tuple(_hash_of_grid(turn(grid)) for turn in DIHEDRAL.values())
+
+
+class _HexPdqIndex:
+    """A PdqIndex queried with hex values."""
+
+    def __init__(self, values: Sequence[str], ids: np.ndarray):
+        self._index = PdqIndex(hashes_from_hex(values), ids)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def query(self, values: Sequence[str], threshold: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._index.query(hashes_from_hex(values), threshold)
+
+
+class PdqSignal(Signal):
+    name = "pdq"
+    hex_length = 64
+    exact = False
+
+    def index(self, values: Sequence[str], ids: np.ndarray) -> _HexPdqIndex:
+        return _HexPdqIndex(values, ids)
+
+    def distance(self, a: str, b: str) -> int:
+        return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+PDQ = PdqSignal()

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.objects import MediaObject
+from transforms.storage.objects import MediaObject
 from transforms.reasons import ScanError
 
 
@@ -85,12 +85,6 @@ def _true(value) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def _iso(value) -> Optional[str]:
-    if value is None or value == "":
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
 def inventory_object(kind: str, row: Dict, url_encoded_keys: bool = False) -> Optional[MediaObject]:
     """The object a row describes, or None for old versions, delete markers and folders. S3 writes
     its CSV inventories with URL-encoded keys, its Parquet ones without."""
@@ -100,13 +94,13 @@ def inventory_object(kind: str, row: Dict, url_encoded_keys: bool = False) -> Op
         key = unquote(row["key"]) if url_encoded_keys else row["key"]
         version = row.get("versionid")
         version = version if version not in (None, "", "null") else str(row["etag"]).strip('"')
-        uri, size, updated, content_type = f"s3://{row['bucket']}/{key}", row.get("size"), row.get("lastmodifieddate"), None
+        uri = f"s3://{row['bucket']}/{key}"
     else:
         uri, version = f"gs://{row['bucket']}/{row['name']}", str(row["generation"])
-        size, updated, content_type = row.get("size"), row.get("updated"), row.get("contenttype") or None
     if uri.endswith("/"):
         return None
-    return MediaObject(uri, version, int(size) if size not in (None, "") else None, _iso(updated), content_type)
+    size = row.get("size")
+    return MediaObject(uri, version, int(size) if size not in (None, "") else None)
 
 
 class ReadInventoryFile(beam.DoFn):

@@ -9,8 +9,6 @@ class MediaObject(NamedTuple):
     uri: str
     version: str
     size: Optional[int]
-    updated: Optional[str] = None  # ISO time, UTC
-    content_type: Optional[str] = None  # as stored (GCS); never trusted for the media type
 
 
 def is_remote(uri: str) -> bool:

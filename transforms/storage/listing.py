@@ -9,9 +9,9 @@ from typing import Iterator, Optional, Sequence, Union
 
 import apache_beam as beam
 
-from transforms.inventory import InventoryFile, ReadInventoryFile
-from transforms.object_stores import Stores, StoreSettings, parse_location, walk
-from transforms.objects import MediaObject, is_remote
+from transforms.storage.inventory import InventoryFile, ReadInventoryFile
+from transforms.storage.stores import Stores, StoreSettings, parse_location, walk
+from transforms.storage.objects import MediaObject, is_remote
 from transforms.reasons import ScanError
 
 

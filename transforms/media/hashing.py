@@ -10,7 +10,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
@@ -18,14 +18,16 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 import pdqhash
 
-from transforms.image_hashing import FrameHash, hash_image
-from transforms.object_stores import Stores, StoreSettings
-from transforms.objects import MediaObject
-from transforms.reading import read_object
+from transforms.media.images import FrameHash, hash_image
+from transforms.media.sniffing import HEAD_BYTES, sniff
+from transforms.media.videos import VideoSettings, hash_video
 from transforms.reasons import MediaError, ScanError
-from transforms.signals import exact_hashes
-from transforms.sniffing import HEAD_BYTES, sniff
-from transforms.video_hashing import VideoSettings, hash_video
+from transforms.signals.base import SignalHash
+from transforms.signals.exact import digests_of
+from transforms.signals.pdq import PDQ
+from transforms.storage.objects import MediaObject
+from transforms.storage.reading import read_object
+from transforms.storage.stores import Stores, StoreSettings
 
 # Bumped whenever a change of the hashing changes its output: later scans rehash objects whose
 # stored hashes carry another version.
@@ -43,16 +45,19 @@ class HashSettings:
 
 @dataclass(frozen=True)
 class MediaHashes:
-    """Everything the scan keeps of one object: its exact hashes and its frames' PDQ."""
+    """Everything the scan keeps of one object: its hashes of every signal type, by type."""
 
     uri: str
     object_version: str
     media_type: str  # "image" | "video"
-    format: str
-    md5: str
-    sha1: str
-    sha256: str
-    frames: Tuple[FrameHash, ...]  # an image's picture, or a video's (or animation's) frames
+    hashes: Mapping[str, Tuple[SignalHash, ...]]  # signal type -> its hashes of the object
+
+
+def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], digests: Dict[str, str]) -> MediaHashes:
+    """An object's hashes: its frames' PDQ (every variant) and the digests of its bytes."""
+    hashes = {PDQ.name: tuple(h for frame in frames for h in frame.signal_hashes())}
+    hashes.update((name, (SignalHash(value),)) for name, value in digests.items())
+    return MediaHashes(obj.uri, obj.version, media_type, hashes)
 
 
 def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHashes:
@@ -66,7 +71,7 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
         frames = hash_image(data, settings.max_pixels, settings.video.max_frames)
     else:
         frames = hash_video(data, settings.video)
-    return MediaHashes(obj.uri, obj.version, kind.media_type, kind.format, frames=tuple(frames), **exact_hashes(data))
+    return media_hashes(obj, kind.media_type, frames, digests_of(data))
 
 
 def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Stores] = None) -> MediaHashes:
@@ -156,20 +161,12 @@ class HashObjects(beam.DoFn):
             yield self._output(self._in_flight.popleft().result(), windowed=True)
 
 
-def hash_store_rows(media: MediaHashes, hashed_at, hasher_version: str = HASHER_VERSION):
-    """Rows of the hash store: one per frame hash (and variant) of the object."""
-    for frame in media.frames:
-        yield {
-            "uri": media.uri,
-            "object_version": media.object_version,
-            "media_type": media.media_type,
-            "frame_time_s": frame.time_s,
-            "pdq": frame.pdq,
-            "pdq_variant": frame.variant,
-            "quality": frame.quality,
-            "md5": media.md5,
-            "sha1": media.sha1,
-            "sha256": media.sha256,
-            "hashed_at": hashed_at,
-            "hasher_version": hasher_version,
-        }
+class HashMedia(beam.PTransform):
+    """MediaObjects -> MediaHashes (main output `hashes`) and ScanErrors (`errors`)."""
+
+    def __init__(self, settings: HashSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, objects):
+        return objects | "HashObjects" >> beam.ParDo(HashObjects(self._settings)).with_outputs("errors", main="hashes")

@@ -4,8 +4,8 @@ from typing import Optional
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.object_stores import Stores
-from transforms.objects import MediaObject, is_remote
+from transforms.storage.stores import Stores
+from transforms.storage.objects import MediaObject, is_remote
 from transforms.reasons import MediaError
 
 

@@ -15,11 +15,12 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.utils import shared
 
-from transforms.hashing import MediaHashes
-from transforms.pdq_index import PdqIndex, hashes_from_hex
-from transforms.pdq_reduced import DIHEDRAL
-from transforms.registry import Registry, Snapshot, load_registry
-from transforms.signals import EXACT_SIGNALS
+from transforms.media.hashing import MediaHashes
+from transforms.registry.snapshots import Registry, Snapshot, load_registry
+from transforms.reports.writers import WriteParquetFolder
+from transforms.schemas import match_schema
+from transforms.signals import SIGNALS
+from transforms.signals.base import Index, Signal
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class MatchSettings:
     min_matched_frame_share: float = 0.0  # of the video's frames that matched the entry
     min_registry_frame_share: float = 0.1  # of the entry's frames found in the video
     dihedral: bool = True  # also match the rotations and mirrors of each picture
+
+    def threshold(self, signal: Signal) -> int:
+        """The largest distance that matches: `{name}_threshold` for a signal with a distance, 0 for exact ones."""
+        return 0 if signal.exact else getattr(self, f"{signal.name}_threshold")
 
 
 @dataclass(frozen=True)
@@ -47,37 +52,37 @@ class Match:
 
 
 class RegistryIndex:
-    """What a worker matches against: a PDQ index and exact-hash lookups over one Registry."""
+    """What a worker matches against: an index per signal type over one Registry's rows."""
 
     def __init__(self, registry: Registry):
         self.registry = registry
-        pdq_rows = [i for i, t in enumerate(registry.signal_types) if t == "pdq"]
-        self.pdq = PdqIndex(
-            hashes_from_hex(registry.signal_values[i] for i in pdq_rows), np.array(pdq_rows, dtype=np.int64)
-        )
-        self.pdq_rows_of_entry = Counter(registry.entry_ids[i] for i in pdq_rows)
-        self.exact: Dict[str, Dict[str, List[int]]] = {s.name: defaultdict(list) for s in EXACT_SIGNALS}
-        for row, (signal_type, value) in enumerate(zip(registry.signal_types, registry.signal_values)):
-            if signal_type in self.exact:
-                self.exact[signal_type][value].append(row)
+        self.indexes: Dict[str, Index] = {}
+        self.rows_of_entry: Dict[str, Counter] = {}  # signal type -> entry -> its rows of that type
+        rows_by_type = defaultdict(list)
+        for row, signal_type in enumerate(registry.signal_types):
+            rows_by_type[signal_type].append(row)
+        for name, signal in SIGNALS.items():
+            rows = rows_by_type.get(name, [])
+            self.indexes[name] = signal.index([registry.signal_values[i] for i in rows], np.array(rows, dtype=np.int64))
+            self.rows_of_entry[name] = Counter(registry.entry_ids[i] for i in rows)
 
 
 def match_media(media: MediaHashes, index: RegistryIndex, settings: MatchSettings) -> List[Match]:
     """Every (entry, signal) the object matches, each with its best distance."""
-    return _pdq_matches(media, index, settings) + _exact_matches(media, index)
+    matches = []
+    for name, signal in SIGNALS.items():
+        matches.extend(_signal_matches(signal, media, index, settings))
+    return matches
 
 
-def _pdq_matches(media: MediaHashes, index: RegistryIndex, settings: MatchSettings) -> List[Match]:
+def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, settings: MatchSettings) -> List[Match]:
     registry = index.registry
-    frames = [f for f in media.frames if f.quality >= settings.min_quality]
-    if not frames or not len(index.pdq):
+    stored = media.hashes.get(signal.name, ())
+    usable = [h for h in stored if h.quality is None or h.quality >= settings.min_quality]
+    if not usable or not len(index.indexes[signal.name]):
         return []
-    queries = []  # (frame, variant name, hash): every hash of every usable frame
-    for f in frames:
-        queries.append((f, f.variant, f.pdq))
-        if settings.dihedral:
-            queries.extend((f, f"{f.variant}/{name}", h) for name, h in zip(DIHEDRAL, f.dihedral))
-    found = index.pdq.query(hashes_from_hex(h for _, _, h in queries), settings.pdq_threshold)
+    queries = [h for h in usable if settings.dihedral or not h.derived]
+    found = index.indexes[signal.name].query([h.value for h in queries], settings.threshold(signal))
     best = {}  # entry -> (distance, query, registry row): the closest pair, earliest query first
     frames_of_entry = defaultdict(set)  # entry -> times of the frames that matched it
     rows_of_entry = defaultdict(set)  # entry -> its registry rows that were found
@@ -86,34 +91,25 @@ def _pdq_matches(media: MediaHashes, index: RegistryIndex, settings: MatchSettin
         candidate = (int(distance), int(query), int(row))
         if entry not in best or candidate < best[entry]:
             best[entry] = candidate
-        frames_of_entry[entry].add(queries[query][0].time_s)
+        frames_of_entry[entry].add(queries[query].time_s)
         rows_of_entry[entry].add(int(row))
-    timed = any(f.time_s is not None for f in media.frames)
-    frame_count = len({f.time_s for f in frames})
+    timed = any(h.time_s is not None for h in stored)
+    frame_count = len({h.time_s for h in usable})
     matches = []
     for entry, (distance, query, row) in sorted(best.items()):
         shares = (None, None)
         if timed:
-            shares = (len(frames_of_entry[entry]) / frame_count, len(rows_of_entry[entry]) / index.pdq_rows_of_entry[entry])
+            shares = (
+                len(frames_of_entry[entry]) / frame_count,
+                len(rows_of_entry[entry]) / index.rows_of_entry[signal.name][entry],
+            )
             if shares[0] < settings.min_matched_frame_share or shares[1] < settings.min_registry_frame_share:
                 continue
-        f, variant, item_hash = queries[query]
+        h = queries[query]
         matches.append(
-            Match("pdq", item_hash, entry, registry.signal_values[row], distance, f.quality, f.time_s, row, variant, *shares)
+            Match(signal.name, h.value, entry, registry.signal_values[row], distance, h.quality, h.time_s, row,
+                  h.variant, *shares)
         )
-    return matches
-
-
-def _exact_matches(media: MediaHashes, index: RegistryIndex) -> List[Match]:
-    registry = index.registry
-    matches = []
-    for signal in EXACT_SIGNALS:
-        value = getattr(media, signal.name)
-        first_row_of_entry = {}
-        for row in index.exact[signal.name].get(value, ()):
-            first_row_of_entry.setdefault(registry.entry_ids[row], row)
-        for entry, row in sorted(first_row_of_entry.items()):
-            matches.append(Match(signal.name, value, entry, value, 0, None, None, row))
     return matches
 
 
@@ -166,3 +162,28 @@ class MatchHashes(beam.DoFn):
         for match in match_media(media, index, self._settings):
             self._matches.inc()
             yield match_row(match, media, index.registry, self._run_id, self._scanned_at)
+
+
+class MatchMedia(beam.PTransform):
+    """MediaHashes -> match rows against one registry snapshot, which reaches the workers as a
+    side input (its location, not its rows)."""
+
+    def __init__(self, snapshot: Snapshot, settings: MatchSettings, max_reject_share: float, run_id: str, scanned_at):
+        super().__init__()
+        self._snapshot = snapshot
+        self._match = MatchHashes(settings, max_reject_share, run_id, scanned_at)
+
+    def expand(self, hashes):
+        snapshot = hashes.pipeline | "Snapshot" >> beam.Create([self._snapshot])
+        return hashes | "MatchHashes" >> beam.ParDo(self._match, beam.pvalue.AsSingleton(snapshot))
+
+
+class WriteMatches(beam.PTransform):
+    """Match rows -> FOLDER/*.parquet, with the registry's metadata columns."""
+
+    def __init__(self, folder: str, registry: Registry):
+        super().__init__()
+        self._write = WriteParquetFolder(folder, match_schema(registry.metadata_columns))
+
+    def expand(self, matches):
+        return matches | "Write" >> self._write

@@ -14,9 +14,9 @@ from typing import List
 import av
 import numpy as np
 
-from transforms.image_hashing import REDUCED_SIDE, FrameHash, picture_hashes
+from transforms.media.images import REDUCED_SIDE, FrameHash, picture_hashes
 from transforms.reasons import MediaError
-from transforms.sniffing import HEAD_BYTES, sniff
+from transforms.media.sniffing import HEAD_BYTES, sniff
 
 
 @dataclass(frozen=True)

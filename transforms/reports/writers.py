@@ -3,10 +3,12 @@ summary.json, whose counts reconcile: listed == unchanged_skipped + hashed + fai
 import json
 import time
 from datetime import datetime, timezone
-from typing import Dict
+from typing import Dict, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+
+from transforms.schemas import ERROR_SCHEMA, REGISTRY_REJECT_SCHEMA
 
 
 class WriteParquetFolder(beam.PTransform):
@@ -31,6 +33,40 @@ def error_row(error, run_id: str) -> dict:
     return {"run_id": run_id, **error._asdict()}
 
 
+class WriteErrors(beam.PTransform):
+    """ScanErrors -> FOLDER/*.parquet."""
+
+    def __init__(self, folder: str, run_id: str):
+        super().__init__()
+        self._folder = folder
+        self._run_id = run_id
+
+    def expand(self, errors):
+        return (
+            errors
+            | "Rows" >> beam.Map(error_row, self._run_id)
+            | "Write" >> WriteParquetFolder(self._folder, ERROR_SCHEMA)
+        )
+
+
+class WriteRegistryRejects(beam.PTransform):
+    """The registry's malformed rows (launcher-side values) -> FOLDER/*.parquet, when there are any."""
+
+    def __init__(self, folder: str, run_id: str, rejects: Sequence):
+        super().__init__()
+        self._folder = folder
+        self._rows = [{"run_id": run_id, **vars(r)} for r in rejects]
+
+    def expand(self, pbegin):
+        if not self._rows:
+            return None
+        return (
+            pbegin
+            | "Rows" >> beam.Create(self._rows)
+            | "Write" >> WriteParquetFolder(self._folder, REGISTRY_REJECT_SCHEMA)
+        )
+
+
 class WriteSummary(beam.PTransform):
     """Count each named PCollection and write them, with `base` fields, to a summary.json."""
 
@@ -41,15 +77,23 @@ class WriteSummary(beam.PTransform):
         self._counted = counted
 
     def expand(self, pbegin):
+        counted = dict(self._counted)
+        counted["matched_objects"] = (
+            counted["matches"] | "MatchedUris" >> beam.Map(_uri_of) | "DistinctUris" >> beam.Distinct()
+        )
         counts = {
             name: beam.pvalue.AsSingleton(pcoll | f"Count_{name}" >> beam.combiners.Count.Globally())
-            for name, pcoll in self._counted.items()
+            for name, pcoll in counted.items()
         }
         return (
             pbegin
             | "Once" >> beam.Create([None])
             | "Write" >> beam.Map(_write_summary, self._path, self._base, **counts)
         )
+
+
+def _uri_of(row: Dict) -> str:
+    return row["uri"]
 
 
 def summary(base: Dict, counts: Dict[str, int]) -> Dict:

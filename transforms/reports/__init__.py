@@ -1,0 +1,1 @@
+"""What the teams read: Parquet report folders (matches, errors, rejects) and summary.json."""
