@@ -16,7 +16,8 @@ import numpy as np
 
 from tests.media import encode, photo
 from transforms.media.images import hash_image
-from transforms.signals.pdq_index import PdqIndex, hashes_from_hex
+from transforms.signals.pdq import PDQ
+from transforms.signals.pdq_index import PdqIndex
 from transforms.media.videos import VideoSettings, hash_video
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,13 +54,13 @@ def main(argv=None) -> int:
                 plain.append(h.pdq)
                 turned.append(h.dihedral)
     owner = np.array(owner)
-    index = PdqIndex(hashes_from_hex(plain), np.arange(len(plain)))
+    index = PdqIndex(PDQ.pack(plain), np.arange(len(plain)))
     print(f"{len(plain)} hashes of quality >= 50 from {len(set(owner))} different pictures and clips")
     for threshold in (31,):
-        q, rows, _ = index.query(hashes_from_hex(plain), threshold)
+        q, rows, _ = index.query(PDQ.pack(plain), threshold)
         as_is = {(min(a, b), max(a, b)) for a, b in zip(owner[q], owner[rows]) if a != b}
         variants = [h for t in turned for h in t]
-        q, rows, _ = index.query(hashes_from_hex(variants), threshold)
+        q, rows, _ = index.query(PDQ.pack(variants), threshold)
         dihedral = {(min(a, b), max(a, b)) for a, b in zip(owner[q // 7], owner[rows]) if a != b}
         print(f"pairs of different pictures within {threshold}: as is {len(as_is)}, "
               f"with rotations and mirrors {len(as_is | dihedral)}")

@@ -1,11 +1,16 @@
-"""The `takedown-scan` console script: `takedown-scan scan ...` runs pipelines.scan."""
+"""The `takedown-scan` console script: `takedown-scan scan ...` runs pipelines.scan, `takedown-scan
+rematch ...` pipelines.rematch."""
 import sys
 from typing import List, Optional
 
-from pipelines import scan
+from pipelines import rematch, scan
 
-COMMANDS = {"scan": scan.main}
-USAGE = "usage: takedown-scan scan [--media URI --registry URI --output URI] [--config FILE] [Beam options]"
+COMMANDS = {"scan": scan.main, "rematch": rematch.main}
+USAGE = """usage: takedown-scan COMMAND [options]
+  scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
+           list, hash what is new or changed, match stored hashes against new entries, report
+  rematch  --hashes URI --registry URI --output URI [--since VERSION]
+           the stored hashes against a registry version, no media read"""
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -20,27 +20,25 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, S3Options
 
 from pipelines.config import UsageError, expand_config
+from pipelines.options import DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, print_help, show_progress
 from transforms.matching.matcher import MatchMedia, MatchSettings, WriteMatches
+from transforms.matching.new_entries import MatchStored
 from transforms.media.hashing import HashMedia, HashSettings
 from transforms.media.videos import VideoSettings
-from transforms.registry.snapshots import (
-    DEFAULT_MAX_REJECT_SHARE,
-    Registry,
-    RegistryRefused,
-    Snapshot,
-    load_registry,
-    resolve_snapshot,
-)
-from transforms.reports.writers import WriteErrors, WriteRegistryRejects, WriteSummary
+from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, load_registry, resolve_snapshot
+from transforms.reports.writers import WriteErrors, WriteRows, WriteSummary, reject_rows
+from transforms.schemas import REGISTRY_REJECT_SCHEMA, WITHDRAWN_SCHEMA
 from transforms.storage.inventory import InventoryError, InventoryFile, read_manifest
 from transforms.storage.listing import ListMedia
 from transforms.storage.objects import is_remote
 from transforms.storage.stores import StoreError, Stores, StoreSettings, parse_location
-from transforms.store.hash_store import SkipUnchanged, WriteHashStore
+from transforms.store.commits import StoreRefused, WriteMarkers, commit_document, commit_marker, report_marker
+from transforms.store.hash_store import WriteHashStore
+from transforms.store.matches import ReadPreviousRun, WriteActive
+from transforms.store.previous import Previous, previous_run
+from transforms.store.split import SplitListing
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample")
-# The options a run without --config starts from: the DirectRunner as measured fastest here.
-DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "local.yaml")
 # Objects in flight per worker: as many as cores when reads are local (CPU-bound), more when they
 # wait on an object store's latency (benchmarks/read_concurrency.py).
 REMOTE_READ_CONCURRENCY = 16
@@ -53,28 +51,16 @@ class ScanOptions(PipelineOptions):
         group.add_argument("--media", help="What to scan: a local folder or file, gs://bucket/prefix or s3://bucket/prefix.")
         group.add_argument("--inventory", help="Instead of listing --media: an S3 Inventory manifest.json or a GCS "
                            "Storage Insights manifest (then --media, if given, keeps only objects under it).")
-        group.add_argument("--registry", help="A registry snapshot file, or a root of VERSION/ folders.")
-        group.add_argument("--output", help="Where run=RUN_ID/ folders of reports are written.")
-        group.add_argument("--hashes", help="The hash store (default: OUTPUT/hashes).")
-        group.add_argument("--config", help="A configs/*.yaml file of options; flags override it.")
-        group.add_argument("--pdq_threshold", type=int, default=31, help="Largest PDQ distance that matches.")
-        group.add_argument("--min_quality", type=int, default=50, help="PDQ hashes of lower quality never match.")
         group.add_argument("--max_object_bytes", type=int, default=HashSettings.max_bytes,
                            help="Larger objects fail with too_large.")
         group.add_argument("--max_pixels", type=int, default=HashSettings.max_pixels,
                            help="Larger images fail with too_many_pixels, before decoding.")
-        group.add_argument("--max_registry_reject_share", type=float, default=DEFAULT_MAX_REJECT_SHARE,
-                           help="Refuse a registry with a larger share of malformed rows.")
         group.add_argument("--video_sample_seconds", type=float, default=VideoSettings.sample_seconds,
                            help="Besides keyframes, hash one video frame per this many seconds (0: keyframes only).")
         group.add_argument("--max_video_seconds", type=float, default=VideoSettings.max_seconds,
                            help="Longer videos fail with too_long.")
         group.add_argument("--max_video_frames", type=int, default=VideoSettings.max_frames,
                            help="Videos and animations with more frames to hash fail with too_long.")
-        group.add_argument("--min_matched_frame_share", type=float, default=MatchSettings.min_matched_frame_share,
-                           help="A video matches an entry only if this share of its frames matched it.")
-        group.add_argument("--min_registry_frame_share", type=float, default=MatchSettings.min_registry_frame_share,
-                           help="A video matches an entry only if this share of the entry's frames was found.")
         group.add_argument("--read_concurrency", type=int,
                            help=f"Objects read and hashed at once by each worker (default: the cores for local media, "
                                 f"{REMOTE_READ_CONCURRENCY} for gs:// and s3://).")
@@ -84,10 +70,6 @@ class ScanOptions(PipelineOptions):
                            help="Time for all tries of reading one object; then it fails as unreadable.")
         group.add_argument("--list_split_depth", type=int, default=1,
                            help="Prefix levels listed first, so that workers list the sub-prefixes in parallel.")
-        group.add_argument("--dihedral", dest="dihedral", action="store_true", default=MatchSettings.dihedral,
-                           help="Also match rotated and mirrored copies (the default).")
-        group.add_argument("--no_dihedral", dest="dihedral", action="store_false",
-                           help="Match pictures only as they are.")
         group.add_argument("--rescan_unchanged", action="store_true",
                            help="Hash again objects whose version the hash store already holds.")
 
@@ -105,6 +87,8 @@ class ScanPlan:
     inventory: Tuple[InventoryFile, ...]
     hash_settings: HashSettings
     match_settings: MatchSettings
+    max_reject_share: float
+    previous: Previous
 
     def summary_base(self) -> dict:
         return {
@@ -114,6 +98,7 @@ class ScanPlan:
             "registry_entries": self.registry.entries,
             "registry_rejected": len(self.registry.rejects),
             "registry_skipped_by_type": dict(sorted(self.registry.skipped_by_type.items())),
+            **self.previous.summary(),
         }
 
 
@@ -123,20 +108,17 @@ def new_run_id(now: datetime) -> str:
 
 
 def check_options(scan: ScanOptions) -> None:
-    for name in ("media", "registry", "output"):
-        if not getattr(scan, name) and not (name == "media" and scan.inventory):
+    job = scan.view_as(JobOptions)
+    if not (scan.media or scan.inventory):
+        raise UsageError("--media is required (or give no arguments to scan the bundled sample)")
+    for name in ("registry", "output"):
+        if not getattr(job, name):
             raise UsageError(f"--{name} is required (or give no arguments to scan the bundled sample)")
     if not scan.inventory:  # with an inventory, plan_scan reads its manifest instead
         _check_media(scan)
-    if not 0 <= scan.pdq_threshold <= 256:
-        raise UsageError("--pdq_threshold must be between 0 and 256")
-    if not 0 <= scan.min_quality <= 100:
-        raise UsageError("--min_quality must be between 0 and 100")
+    check_match_options(job)
     if scan.max_object_bytes <= 0 or scan.max_pixels <= 0:
         raise UsageError("--max_object_bytes and --max_pixels must be positive")
-    for name in ("max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share"):
-        if not 0 <= getattr(scan, name) <= 1:
-            raise UsageError(f"--{name} must be between 0 and 1")
     if (scan.read_concurrency is not None and scan.read_concurrency < 1) or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0:
         raise UsageError(
             "--read_concurrency and --read_attempts must be >= 1, --object_timeout_s > 0, --list_split_depth >= 0"
@@ -182,15 +164,18 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         inventory = read_manifest(scan.inventory) if scan.inventory else ()
     except InventoryError as e:
         raise UsageError(str(e)) from None
-    snapshot = resolve_snapshot(scan.registry)
-    registry = load_registry(snapshot, scan.max_registry_reject_share)
+    job = scan.view_as(JobOptions)
+    snapshot = resolve_snapshot(job.registry)
+    registry = load_registry(snapshot, job.max_registry_reject_share)
     now = now or datetime.now(timezone.utc)
     run_id = new_run_id(now)
+    run_dir = FileSystems.join(job.output, f"run={run_id}")
+    hashes_uri = job.hashes or FileSystems.join(job.output, "hashes")
     return ScanPlan(
         run_id=run_id,
         started_at=now,
-        run_dir=FileSystems.join(scan.output, f"run={run_id}"),
-        hashes_uri=scan.hashes or FileSystems.join(scan.output, "hashes"),
+        run_dir=run_dir,
+        hashes_uri=hashes_uri,
         snapshot=snapshot,
         registry=registry,
         inventory=inventory,
@@ -201,43 +186,58 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             store_settings(scan),
             read_concurrency(scan),
         ),
-        match_settings=MatchSettings(
-            scan.pdq_threshold, scan.min_quality, scan.min_matched_frame_share, scan.min_registry_frame_share,
-            scan.dihedral,
-        ),
+        match_settings=match_settings(job),
+        max_reject_share=job.max_registry_reject_share,
+        previous=previous_run(hashes_uri, registry, job.max_registry_reject_share, run_id, run_dir,
+                              match_stored=not scan.rescan_unchanged),
     )
 
 
 def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
-    run_dir = plan.run_dir
+    run_dir, hashes_uri, previous = plan.run_dir, plan.hashes_uri, plan.previous
     objects, list_errors = p | "ListMedia" >> ListMedia(
         scan.media, plan.hash_settings.stores, scan.list_split_depth, plan.inventory
     )
-    changed, unchanged = objects | "SkipUnchanged" >> SkipUnchanged(plan.hashes_uri, scan.rescan_unchanged)
+    state, standing = p | "PreviousRun" >> ReadPreviousRun(hashes_uri, previous.commit, previous.withdrawn_keys)
+    changed, unchanged, standing = (objects, state, standing) | "SplitListing" >> SplitListing(scan.rescan_unchanged)
     hashes, hash_errors = changed | "Hash" >> HashMedia(plan.hash_settings)
-    matches = hashes | "Match" >> MatchMedia(
-        plan.snapshot, plan.match_settings, scan.max_registry_reject_share, plan.run_id, plan.started_at
+    hashed_matches = hashes | "Match" >> MatchMedia(
+        plan.snapshot, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at
     )
+    new_entry_matches, rematched = unchanged | "MatchStored" >> MatchStored(
+        hashes_uri, previous.new_entries, plan.match_settings, plan.max_reject_share, plan.run_id,
+        plan.started_at,
+    )
+    matches = (hashed_matches, new_entry_matches) | "AllMatches" >> beam.Flatten()
     errors = (list_errors, hash_errors) | "AllErrors" >> beam.Flatten()
 
-    hashes | "WriteHashStore" >> WriteHashStore(plan.hashes_uri, plan.run_id, plan.started_at)
-    matches | "WriteMatches" >> WriteMatches(FileSystems.join(run_dir, "matches"), plan.registry)
-    errors | "WriteErrors" >> WriteErrors(FileSystems.join(run_dir, "errors"), plan.run_id)
-    p | "WriteRegistryRejects" >> WriteRegistryRejects(
-        FileSystems.join(run_dir, "registry_rejects"), plan.run_id, plan.registry.rejects
-    )
-    p | "WriteSummary" >> WriteSummary(
-        FileSystems.join(run_dir, "summary.json"),
-        plan.summary_base(),
-        counted={
-            "listed_objects": objects,
-            "list_errors": list_errors,
-            "unchanged": unchanged,
-            "hashed": hashes,
-            "failed": errors,
-            "matches": matches,
-        },
-    )
+    written = [
+        *((hashes, unchanged) | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at)),
+        (standing, matches) | "WriteActive" >> WriteActive(hashes_uri, plan.run_id),
+        matches | "WriteMatches" >> WriteMatches(FileSystems.join(run_dir, "matches"), plan.registry),
+        errors | "WriteErrors" >> WriteErrors(FileSystems.join(run_dir, "errors"), plan.run_id),
+        p | "WriteWithdrawn" >> WriteRows(FileSystems.join(run_dir, "withdrawn"), previous.withdrawn, WITHDRAWN_SCHEMA),
+        p | "WriteRegistryRejects" >> WriteRows(
+            FileSystems.join(run_dir, "registry_rejects"), reject_rows(plan.registry.rejects, plan.run_id),
+            REGISTRY_REJECT_SCHEMA, always=False,
+        ),
+        p | "WriteSummary" >> WriteSummary(
+            FileSystems.join(run_dir, "summary.json"),
+            plan.summary_base(),
+            counted={
+                "listed_objects": objects,
+                "list_errors": list_errors,
+                "unchanged": unchanged,
+                "hashed": hashes,
+                "failed": errors,
+                "matches": matches,
+                "rematched_objects": rematched,
+                "new_entry_matches": new_entry_matches,
+            },
+        ),
+    ]
+    commit = commit_document(plan.run_id, plan.snapshot.version, plan.snapshot.files)
+    p | "Commit" >> WriteMarkers([report_marker(run_dir, plan.run_id), commit_marker(hashes_uri, commit)], written)
 
 
 def sample_flags() -> List[str]:
@@ -249,16 +249,6 @@ def sample_flags() -> List[str]:
     ]
 
 
-def show_progress() -> None:
-    """Progress lines of the workers (in this process on the DirectRunner) on stderr."""
-    logger = logging.getLogger("takedown_scan")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("takedown-scan: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     show_progress()
@@ -268,10 +258,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             argv = sample_flags()
         # ScanOptions, not PipelineOptions: Beam's base class parses with an empty parser, so
         # its --help would list nothing. Beam's own options still apply through view_as.
+        if "-h" in argv or "--help" in argv:
+            print_help("python -m pipelines.scan", __doc__.split("\n\n")[0], ScanOptions, JobOptions)
+            return 0
         scan = ScanOptions(expand_config(argv, DEFAULT_CONFIG))
         FileSystems.set_options(scan)  # the registry may be on s3:// behind --s3_endpoint_url
         plan = plan_scan(scan)
-    except (UsageError, RegistryRefused) as e:
+    except (UsageError, RegistryRefused, StoreRefused) as e:
         print(f"takedown-scan: {e}", file=sys.stderr)
         return 2
     logging.getLogger("takedown_scan").info(

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from pipelines import cli, scan
 from pipelines.config import config_flags, expand_config, load_config
+from pipelines.options import JobOptions
 from tests.conftest import REPO
 
 
@@ -54,17 +55,18 @@ def test_config_flags_come_before_the_command_line(tmp_path):
     argv = expand_config([f"--config={config}", "--pdq_threshold=25"])
     assert argv == ["--pdq_threshold=20", "--rescan_unchanged", "--experiments=a", "--experiments=b",
                     f"--config={config}", "--pdq_threshold=25"]
-    options = scan.PipelineOptions(argv).view_as(scan.ScanOptions)
-    assert options.pdq_threshold == 25 and options.rescan_unchanged
+    options = scan.PipelineOptions(argv)
+    assert options.view_as(JobOptions).pdq_threshold == 25 and options.view_as(scan.ScanOptions).rescan_unchanged
 
 
 def test_the_local_config_states_the_built_in_defaults():
     local = load_config(os.path.join(REPO, "configs", "local.yaml"))
-    options = scan.PipelineOptions(config_flags(local)).view_as(scan.ScanOptions)
-    defaults = scan.PipelineOptions([]).view_as(scan.ScanOptions)
-    for name in ("pdq_threshold", "min_quality", "max_object_bytes", "max_pixels", "max_registry_reject_share",
-                 "rescan_unchanged"):
-        assert getattr(options, name) == getattr(defaults, name), name
+    options = scan.PipelineOptions(config_flags(local))
+    defaults = scan.PipelineOptions([])
+    for view, names in ((JobOptions, ("pdq_threshold", "min_quality", "max_registry_reject_share")),
+                        (scan.ScanOptions, ("max_object_bytes", "max_pixels", "rescan_unchanged"))):
+        for name in names:
+            assert getattr(options.view_as(view), name) == getattr(defaults.view_as(view), name), name
 
 
 def test_a_bad_config_is_a_usage_error(tmp_path, capsys):

@@ -5,7 +5,7 @@ import pytest
 from transforms.media.hashing import media_hashes
 from transforms.media.images import FrameHash
 from transforms.matching.matcher import MatchSettings, RegistryIndex, match_media
-from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex, hashes_from_hex
+from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
 from transforms.registry.snapshots import Registry
 from transforms.signals.pdq import PDQ
 from transforms.storage.objects import MediaObject
@@ -124,9 +124,9 @@ def test_brute_force_index_finds_exactly_the_pairs_within_the_threshold():
     assert got == expected and len(expected) > len(queries)
 
 
-def test_hashes_from_hex_round_trips():
+def test_packing_hex_round_trips():
     values = [BASE, flip(BASE, 5)]
-    array = hashes_from_hex(values)
+    array = PDQ.pack(values)
     assert array.shape == (2, 32) and [row.tobytes().hex() for row in array] == values
 
 

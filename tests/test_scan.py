@@ -10,7 +10,7 @@ import pytest
 from pipelines import scan
 from tests.conftest import BAD_INPUTS, write
 from transforms.media.hashing import HASHER_VERSION
-from transforms.schemas import ERROR_SCHEMA, HASH_SCHEMA, match_schema
+from transforms.schemas import ERROR_SCHEMA, HASH_SCHEMA, WITHDRAWN_SCHEMA, match_schema
 
 
 def run_scan(corpus, output, *extra):
@@ -85,8 +85,9 @@ def test_outputs_have_the_contract_schemas_and_open_in_duckdb(first_run):
     output, run_dir = first_run
     assert pq.read_schema(glob.glob(os.path.join(run_dir, "errors", "*.parquet"))[0]).equals(ERROR_SCHEMA)
     matches_schema = pq.read_schema(glob.glob(os.path.join(run_dir, "matches", "*.parquet"))[0])
+    assert pq.read_schema(glob.glob(os.path.join(run_dir, "withdrawn", "*.parquet"))[0]).equals(WITHDRAWN_SCHEMA)
     assert matches_schema.equals(match_schema(["source", "member_id"]))
-    hashes = glob.glob(os.path.join(output, "hashes", "run=*", "*.parquet"))
+    hashes = glob.glob(os.path.join(output, "hashes", "run=*", "objects", "*.parquet"))
     assert pq.read_schema(hashes[0]).equals(HASH_SCHEMA)
     described = duckdb.sql(f"DESCRIBE SELECT * FROM '{run_dir}/matches/*.parquet'").fetchall()
     types = {row[0]: row[1] for row in described}
@@ -95,15 +96,21 @@ def test_outputs_have_the_contract_schemas_and_open_in_duckdb(first_run):
 
 
 def test_hash_store_holds_every_hashed_object(corpus, first_run):
-    output, _ = first_run
-    rows = read_folder(os.path.join(output, "hashes"))
+    output, run_dir = first_run
+    store = os.path.join(output, "hashes", os.path.basename(run_dir))
+    rows = read_folder(os.path.join(store, "objects"))
     by_uri = {relative(corpus, r["uri"]): r for r in rows}
-    assert set(by_uri) == set(corpus["expected"])
-    assert all(r["hasher_version"] == HASHER_VERSION and len(r["sha1"]) == 40 for r in rows)
-    clip = sorted((r["frame_time_s"], r["pdq_variant"]) for r in rows if r["uri"].endswith("clip.mp4"))
-    assert clip == [(0.0, "original"), (0.5, "original")]  # 1 s long: its keyframe, and one frame per 0.5 s
-    assert all(r["media_type"] == "video" for r in rows if r["uri"].endswith("clip.mp4"))
-    assert by_uri["unrelated/301.jpg"]["quality"] >= 50 and len(by_uri["unrelated/301.jpg"]["pdq"]) == 64
+    assert set(by_uri) == set(corpus["expected"]) and len(rows) == len(by_uri)
+    assert all(r["hasher_version"] == HASHER_VERSION and len(r["sha1"][0]) == 20 for r in rows)
+    clip = by_uri["video/clip.mp4"]
+    frames = sorted({(t, v) for t, v in zip(clip["pdq_time_s"], clip["pdq_variant"]) if "/" not in v})
+    assert frames == [(0.0, "original"), (0.5, "original")]  # 1 s long: its keyframe, and one frame per 0.5 s
+    assert clip["media_type"] == "video"
+    photo = by_uri["unrelated/301.jpg"]
+    assert min(photo["pdq_quality"]) >= 50 and len(photo["pdq"]) == 8 and len(photo["pdq"][0]) == 32
+    state = read_folder(os.path.join(store, "state"))
+    assert sorted(relative(corpus, r["uri"]) for r in state) == sorted(by_uri)
+    assert os.path.exists(os.path.join(store, "_COMMITTED")) and os.path.exists(os.path.join(run_dir, "_SUCCESS"))
 
 
 def test_a_second_run_skips_unchanged_objects_and_hashes_changed_ones(corpus, tmp_path):

@@ -4,14 +4,14 @@ import os
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import registry_csv, write
 from tests.media import encode, photo, pdq_of_rgb
-from transforms.media.hashing import HashObjects, HashSettings, media_hashes
-from transforms.store.hash_store import hash_store_rows
+from transforms.media.hashing import HASHER_VERSION, HashObjects, HashSettings, media_hashes
+from transforms.store.hash_store import media_of_row, object_row
+from transforms.store.split import SplitListing
 from transforms.media.images import FrameHash
 from transforms.storage.listing import ListMedia, list_local, local_version
 from transforms.storage.objects import MediaObject
@@ -19,7 +19,6 @@ from transforms.matching.matcher import MatchHashes, MatchSettings
 from transforms.reasons import ScanError
 from transforms.registry.snapshots import Snapshot
 from transforms.schemas import HASH_SCHEMA
-from transforms.store.hash_store import SkipUnchanged
 
 
 def test_hash_objects_gives_each_object_exactly_one_outcome(tmp_path):
@@ -104,28 +103,52 @@ def test_a_dangling_link_is_an_unlistable_object(tmp_path):
     assert isinstance(error, ScanError) and error.reason == "unlistable" and error.uri.endswith("link.jpg")
 
 
-def test_skip_unchanged_joins_listing_with_the_hash_store(tmp_path):
-    hashes = str(tmp_path / "hashes")
-    stored = MediaObject("/m/same.jpg", "v1", 1)
-    frame = FrameHash("0" * 64, 100)
-    media = media_hashes(stored, "image", (frame,), {"md5": "0" * 32, "sha1": "0" * 40, "sha256": "0" * 64})
-    rows = list(hash_store_rows(media, hashed_at=None))
-    os.makedirs(os.path.join(hashes, "run=1"))
-    pq.write_table(pa.Table.from_pylist(rows, HASH_SCHEMA), os.path.join(hashes, "run=1", "part.parquet"))
-    listed = [stored, MediaObject("/m/same.jpg", "v2", 1), MediaObject("/m/new.jpg", "v1", 1)]
+def test_split_listing_joins_listing_with_the_last_state(tmp_path):
+    state = [
+        {"uri": "/m/same.jpg", "object_version": "v1", "hasher_version": HASHER_VERSION, "media_type": "image",
+         "hashed_run": "r1"},
+        {"uri": "/m/old-hasher.jpg", "object_version": "v1", "hasher_version": "0/old", "media_type": "image",
+         "hashed_run": "r1"},
+        {"uri": "/m/deleted.jpg", "object_version": "v1", "hasher_version": HASHER_VERSION, "media_type": "image",
+         "hashed_run": "r1"},
+    ]
+    active = [{"uri": u, "object_version": "v1", "entry_id": "E", "signal_type": "pdq", "reported_run": "r1",
+               "reported_registry_version": "v"} for u in ("/m/same.jpg", "/m/replaced.jpg", "/m/deleted.jpg")]
+    state.append({**state[0], "uri": "/m/replaced.jpg"})
+    listed = [MediaObject("/m/same.jpg", "v1", 1), MediaObject("/m/replaced.jpg", "v2", 1),
+              MediaObject("/m/old-hasher.jpg", "v1", 1), MediaObject("/m/new.jpg", "v1", 1)]
     with TestPipeline() as p:
-        changed, unchanged = p | beam.Create(listed) | SkipUnchanged(hashes)
-        assert_that(
-            changed | "C" >> beam.Map(lambda o: o[:3]), equal_to([("/m/same.jpg", "v2", 1), ("/m/new.jpg", "v1", 1)]), label="c"
+        changed, unchanged, standing = (
+            (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(state), p | "A" >> beam.Create(active))
+            | SplitListing()
         )
-        assert_that(unchanged | "U" >> beam.Map(lambda o: o[:3]), equal_to([("/m/same.jpg", "v1", 1)]), label="u")
+        assert_that(changed | "C" >> beam.Map(lambda o: o.uri),
+                    equal_to(["/m/replaced.jpg", "/m/old-hasher.jpg", "/m/new.jpg"]), label="c")
+        assert_that(unchanged | "U" >> beam.Map(lambda r: r["uri"]), equal_to(["/m/same.jpg"]), label="u")
+        assert_that(standing | "M" >> beam.Map(lambda r: r["uri"]), equal_to(["/m/same.jpg"]), label="m")
 
 
-def test_skip_unchanged_with_an_empty_hash_store(tmp_path):
-    with TestPipeline() as p:
-        changed, unchanged = p | beam.Create([MediaObject("/m/a.jpg", "v", 1)]) | SkipUnchanged(str(tmp_path / "none"))
-        assert_that(changed | beam.Map(lambda o: o.uri), equal_to(["/m/a.jpg"]), label="c")
-        assert_that(unchanged, equal_to([]), label="u")
+def test_split_listing_with_no_state_or_with_rescan_hashes_everything():
+    listed = [MediaObject("/m/a.jpg", "v", 1)]
+    state = [{"uri": "/m/a.jpg", "object_version": "v", "hasher_version": HASHER_VERSION, "media_type": "image",
+              "hashed_run": "r1"}]
+    for stored, rescan in (([], False), (state, True)):
+        with TestPipeline() as p:
+            changed, unchanged, _ = (
+                (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(stored), p | "A" >> beam.Create([]))
+                | SplitListing(rescan)
+            )
+            assert_that(changed | beam.Map(lambda o: o.uri), equal_to(["/m/a.jpg"]), label="c")
+            assert_that(unchanged, equal_to([]), label="u")
+
+
+def test_a_stored_row_gives_back_the_hashes_it_was_made_of():
+    frame = FrameHash("ab" * 32, 90, 1.5, "trimmed", tuple(f"{i:02x}" * 32 for i in range(7)))
+    media = media_hashes(MediaObject("/m/v.mp4", "v1", 1), "video", (frame,), {"md5": "cd" * 16})
+    row = object_row(media, "r1", None)
+    assert pa.Table.from_pylist([row], HASH_SCHEMA).num_rows == 1
+    assert row["pdq"][0] == bytes.fromhex("ab" * 32) and len(row["pdq"]) == 8
+    assert media_of_row(row).hashes == {**media.hashes, "sha1": (), "sha256": ()}
 
 
 def test_hashing_reports_its_progress(tmp_path, caplog, monkeypatch):

@@ -3,22 +3,68 @@ from typing import Sequence
 
 import pyarrow as pa
 
-from transforms.signals.exact import DIGESTS
+from transforms.signals import SIGNALS
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
+# The hash store's objects/: one row per hashed object, with every hash a match needs, in binary.
+# For each signal type S: S (the hashes), S_variant ("original", "trimmed", "trimmed/rotate90",
+# ...), S_quality and S_time_s (a frame's time in a video), all lists of the same length.
 HASH_SCHEMA = pa.schema(
     [
         ("uri", pa.string()),
         ("object_version", pa.string()),
         ("media_type", pa.string()),
-        ("frame_time_s", pa.float64()),
-        ("pdq", pa.string()),
-        ("pdq_variant", pa.string()),  # "original", or "trimmed" (the picture without its border)
-        ("quality", pa.int32()),
-        *[(digest.name, pa.string()) for digest in DIGESTS],
-        ("hashed_at", UTC_TIMESTAMP),
         ("hasher_version", pa.string()),
+        ("hashed_at", UTC_TIMESTAMP),
+        ("run_id", pa.string()),
+    ]
+    + [
+        field
+        for name in SIGNALS
+        for field in (
+            (name, pa.list_(pa.binary())),
+            (f"{name}_variant", pa.list_(pa.string())),
+            (f"{name}_quality", pa.list_(pa.int32())),
+            (f"{name}_time_s", pa.list_(pa.float64())),
+        )
+    ]
+)
+
+# The hash store's state/: one row per object known after a run, and where its hashes are.
+STATE_SCHEMA = pa.schema(
+    [
+        ("uri", pa.string()),
+        ("object_version", pa.string()),
+        ("hasher_version", pa.string()),
+        ("media_type", pa.string()),
+        ("hashed_run", pa.string()),  # the run whose objects/ holds its row
+    ]
+)
+
+# The hash store's active/: every match reported by a run and still standing after it (its object
+# unchanged, its entry still in the registry); withdrawals are found among these.
+ACTIVE_SCHEMA = pa.schema(
+    [
+        ("uri", pa.string()),
+        ("object_version", pa.string()),
+        ("entry_id", pa.string()),
+        ("signal_type", pa.string()),
+        ("reported_run", pa.string()),
+        ("reported_registry_version", pa.string()),
+    ]
+)
+
+WITHDRAWN_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("uri", pa.string()),
+        ("object_version", pa.string()),
+        ("entry_id", pa.string()),
+        ("signal_type", pa.string()),
+        ("reported_run", pa.string()),  # the run that reported the match
+        ("reported_registry_version", pa.string()),
+        ("registry_version", pa.string()),  # the version the entry is no longer in
     ]
 )
 
@@ -62,7 +108,9 @@ _MATCH_FIELDS = [
     ("matched_frame_share", pa.float64()),
     ("registry_frame_share", pa.float64()),
     ("registry_version", pa.string()),
+    ("found_by", pa.string()),  # hashed | new_entry | rematch
 ]
+FOUND_BY = ("hashed", "new_entry", "rematch")
 MATCH_COLUMNS = tuple(name for name, _ in _MATCH_FIELDS)
 
 

@@ -20,7 +20,7 @@ from transforms.registry.snapshots import Registry, Snapshot, load_registry
 from transforms.reports.writers import WriteParquetFolder
 from transforms.schemas import match_schema
 from transforms.signals import SIGNALS
-from transforms.signals.base import Index, Signal
+from transforms.signals.base import Index, Signal, is_derived
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,14 @@ class MatchSettings:
     min_matched_frame_share: float = 0.0  # of the video's frames that matched the entry
     min_registry_frame_share: float = 0.1  # of the entry's frames found in the video
     dihedral: bool = True  # also match the rotations and mirrors of each picture
+
+    def usable(self, quality: Optional[int]) -> bool:
+        """Whether a hash of this quality may match (hashes without a quality always may)."""
+        return quality is None or quality >= self.min_quality
+
+    def queried(self, quality: Optional[int], variant: str) -> bool:
+        """Whether a hash is looked up: usable, and not a rotation or mirror unless those match."""
+        return self.usable(quality) and (self.dihedral or not is_derived(variant))
 
     def threshold(self, signal: Signal) -> int:
         """The largest distance that matches: `{name}_threshold` for a signal with a distance, 0 for exact ones."""
@@ -57,13 +65,15 @@ class RegistryIndex:
     def __init__(self, registry: Registry):
         self.registry = registry
         self.indexes: Dict[str, Index] = {}
+        self.packed: Dict[str, np.ndarray] = {}  # signal type -> its registry values, packed
         self.rows_of_entry: Dict[str, Counter] = {}  # signal type -> entry -> its rows of that type
         rows_by_type = defaultdict(list)
         for row, signal_type in enumerate(registry.signal_types):
             rows_by_type[signal_type].append(row)
         for name, signal in SIGNALS.items():
             rows = rows_by_type.get(name, [])
-            self.indexes[name] = signal.index([registry.signal_values[i] for i in rows], np.array(rows, dtype=np.int64))
+            self.packed[name] = signal.pack([registry.signal_values[i] for i in rows])
+            self.indexes[name] = signal.index(self.packed[name], np.array(rows, dtype=np.int64))
             self.rows_of_entry[name] = Counter(registry.entry_ids[i] for i in rows)
 
 
@@ -78,11 +88,11 @@ def match_media(media: MediaHashes, index: RegistryIndex, settings: MatchSetting
 def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, settings: MatchSettings) -> List[Match]:
     registry = index.registry
     stored = media.hashes.get(signal.name, ())
-    usable = [h for h in stored if h.quality is None or h.quality >= settings.min_quality]
+    usable = [h for h in stored if settings.usable(h.quality)]
     if not usable or not len(index.indexes[signal.name]):
         return []
-    queries = [h for h in usable if settings.dihedral or not h.derived]
-    found = index.indexes[signal.name].query([h.value for h in queries], settings.threshold(signal))
+    queries = [h for h in usable if settings.queried(h.quality, h.variant)]
+    found = index.indexes[signal.name].query(signal.pack([h.value for h in queries]), settings.threshold(signal))
     best = {}  # entry -> (distance, query, registry row): the closest pair, earliest query first
     frames_of_entry = defaultdict(set)  # entry -> times of the frames that matched it
     rows_of_entry = defaultdict(set)  # entry -> its registry rows that were found
@@ -113,7 +123,7 @@ def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, se
     return matches
 
 
-def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str, scanned_at) -> dict:
+def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str, scanned_at, found_by: str) -> dict:
     """A row of matches/ (see schemas.match_schema)."""
     row = {
         "run_id": run_id,
@@ -132,6 +142,7 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str,
         "matched_frame_share": match.matched_frame_share,
         "registry_frame_share": match.registry_frame_share,
         "registry_version": registry.version,
+        "found_by": found_by,
     }
     row.update(registry.row_metadata(match.registry_row))
     return row
@@ -139,39 +150,47 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str,
 
 class MatchHashes(beam.DoFn):
     """MediaHashes -> match rows. The snapshot arrives as a side input; each worker process loads
-    it and builds its index once (Shared, keyed by version), not once per element or thread."""
+    it and builds its index once (Shared, keyed by the snapshot), not once per element or thread."""
 
-    def __init__(self, settings: MatchSettings, max_reject_share: float, run_id: str, scanned_at):
+    def __init__(self, settings: MatchSettings, max_reject_share: float, run_id: str, scanned_at,
+                 found_by: str = "hashed"):
         self._settings = settings
+        self._found_by = found_by
         self._max_reject_share = max_reject_share
         self._run_id = run_id
         self._scanned_at = scanned_at
         self._shared = shared.Shared()
+        self._snapshot: Optional[Snapshot] = None
         self._index: Optional[RegistryIndex] = None
         self._matches = beam.metrics.Metrics.counter("scan", "matches")
 
     def _index_of(self, snapshot: Snapshot) -> RegistryIndex:
-        if self._index is None or self._index.registry.version != snapshot.version:
+        if self._snapshot != snapshot:
             self._index = self._shared.acquire(
-                lambda: RegistryIndex(load_registry(snapshot, self._max_reject_share)), tag=snapshot.version
+                lambda: RegistryIndex(load_registry(snapshot, self._max_reject_share)),
+                tag=f"{snapshot.version}|{'|'.join(snapshot.files)}",
             )
+            self._snapshot = snapshot
         return self._index
 
-    def process(self, media: MediaHashes, snapshot: Snapshot):
-        index = self._index_of(snapshot)
+    def _rows(self, media: MediaHashes, index: RegistryIndex):
         for match in match_media(media, index, self._settings):
             self._matches.inc()
-            yield match_row(match, media, index.registry, self._run_id, self._scanned_at)
+            yield match_row(match, media, index.registry, self._run_id, self._scanned_at, self._found_by)
+
+    def process(self, media: MediaHashes, snapshot: Snapshot):
+        yield from self._rows(media, self._index_of(snapshot))
 
 
 class MatchMedia(beam.PTransform):
     """MediaHashes -> match rows against one registry snapshot, which reaches the workers as a
     side input (its location, not its rows)."""
 
-    def __init__(self, snapshot: Snapshot, settings: MatchSettings, max_reject_share: float, run_id: str, scanned_at):
+    def __init__(self, snapshot: Snapshot, settings: MatchSettings, max_reject_share: float, run_id: str, scanned_at,
+                 found_by: str = "hashed"):
         super().__init__()
         self._snapshot = snapshot
-        self._match = MatchHashes(settings, max_reject_share, run_id, scanned_at)
+        self._match = MatchHashes(settings, max_reject_share, run_id, scanned_at, found_by)
 
     def expand(self, hashes):
         snapshot = hashes.pipeline | "Snapshot" >> beam.Create([self._snapshot])

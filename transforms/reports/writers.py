@@ -3,12 +3,12 @@ summary.json, whose counts reconcile: listed == unchanged_skipped + hashed + fai
 import json
 import time
 from datetime import datetime, timezone
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.schemas import ERROR_SCHEMA, REGISTRY_REJECT_SCHEMA
+from transforms.schemas import ERROR_SCHEMA
 
 
 class WriteParquetFolder(beam.PTransform):
@@ -49,22 +49,26 @@ class WriteErrors(beam.PTransform):
         )
 
 
-class WriteRegistryRejects(beam.PTransform):
-    """The registry's malformed rows (launcher-side values) -> FOLDER/*.parquet, when there are any."""
+class WriteRows(beam.PTransform):
+    """Rows the launcher holds (a few: registry rejects, withdrawals) -> FOLDER/*.parquet. With
+    `always` False, nothing is written when there are none."""
 
-    def __init__(self, folder: str, run_id: str, rejects: Sequence):
+    def __init__(self, folder: str, rows: Sequence[Dict], schema, always: bool = True):
         super().__init__()
         self._folder = folder
-        self._rows = [{"run_id": run_id, **vars(r)} for r in rejects]
+        self._rows = list(rows)
+        self._schema = schema
+        self._always = always
 
     def expand(self, pbegin):
-        if not self._rows:
-            return None
-        return (
-            pbegin
-            | "Rows" >> beam.Create(self._rows)
-            | "Write" >> WriteParquetFolder(self._folder, REGISTRY_REJECT_SCHEMA)
-        )
+        rows = pbegin | "Rows" >> beam.Create(self._rows)
+        if not (self._rows or self._always):
+            return rows
+        return rows | "Write" >> WriteParquetFolder(self._folder, self._schema)
+
+
+def reject_rows(rejects: Sequence, run_id: str) -> List[Dict]:
+    return [{"run_id": run_id, **vars(r)} for r in rejects]
 
 
 class WriteSummary(beam.PTransform):
@@ -99,16 +103,12 @@ def _uri_of(row: Dict) -> str:
 def summary(base: Dict, counts: Dict[str, int]) -> Dict:
     """The summary.json document: launcher facts, the run's counts, and its timings."""
     finished = time.time()
-    listed = counts.pop("listed_objects") + counts["list_errors"]
+    counts = dict(counts)
     result = dict(base)
-    result.update(
-        listed=listed,
-        unchanged_skipped=counts["unchanged"],
-        hashed=counts["hashed"],
-        failed=counts["failed"],
-        matched_objects=counts["matched_objects"],
-        matches=counts["matches"],
-    )
+    if "listed_objects" in counts:  # a scan: what was listed, and how much of it was skipped
+        result["listed"] = counts.pop("listed_objects") + counts.pop("list_errors")
+        result["unchanged_skipped"] = counts.pop("unchanged")
+    result.update(counts)
     result["timings"] = {
         "started_at": base["started_at"],
         "finished_at": datetime.fromtimestamp(finished, timezone.utc).isoformat(),

@@ -1,9 +1,11 @@
 """What every signal type offers, and the hash value that stages pass around.
 
 A signal type (PDQ, MD5, ...) is one module of this package with one `Signal` object: it
-normalises and validates a registry value, builds an index over many values, and compares two
-values. Computing it is the module's own function (from decoded pictures for PDQ, from bytes for
-the exact digests), called by the media stage.
+normalises and validates a registry value, packs values into an N x bytes uint8 array (the form
+indexes, the hash store and batches use), builds an index over many packed values, finds every
+pair within a distance between two sets, and compares two values. Computing it is the module's
+own function (from decoded pictures for PDQ, from bytes for the exact digests), called by the
+media stage.
 """
 import re
 from typing import NamedTuple, Optional, Protocol, Sequence, Tuple
@@ -11,6 +13,11 @@ from typing import NamedTuple, Optional, Protocol, Sequence, Tuple
 import numpy as np
 
 _HEX = re.compile(r"[0-9a-f]*\Z")
+
+
+def is_derived(variant: str) -> bool:
+    """Whether a hash variant stands for a rotation or mirror of the picture ("trimmed/flip_x")."""
+    return "/" in variant
 
 
 class SignalHash(NamedTuple):
@@ -25,14 +32,17 @@ class SignalHash(NamedTuple):
     @property
     def derived(self) -> bool:
         """Whether this hash stands for a rotation or mirror of the picture, not the picture."""
-        return "/" in self.variant
+        return is_derived(self.variant)
+
+
+Pairs = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class Index(Protocol):
     def __len__(self) -> int: ...
 
-    def query(self, values: Sequence[str], threshold: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query position, id, distance) of every indexed value within `threshold` of a query."""
+    def query(self, values: np.ndarray, threshold: int) -> Pairs:
+        """(query position, id, distance) of every indexed value within `threshold` of a packed query."""
 
 
 class Signal:
@@ -55,9 +65,31 @@ class Signal:
             return "bad_length"
         return None
 
-    def index(self, values: Sequence[str], ids: np.ndarray) -> Index:
-        """An index over well-formed values, answering with `ids`."""
+    @property
+    def value_bytes(self) -> int:
+        return self.hex_length // 2
+
+    def pack(self, values: Sequence[str]) -> np.ndarray:
+        """Well-formed hex values -> an N x value_bytes uint8 array."""
+        return np.frombuffer(b"".join(bytes.fromhex(v) for v in values), dtype=np.uint8).reshape(-1, self.value_bytes)
+
+    def index(self, values: np.ndarray, ids: np.ndarray) -> Index:
+        """An index over packed values, answering with `ids`."""
         raise NotImplementedError
+
+    def pairs(self, a: np.ndarray, b: np.ndarray, threshold: int) -> Pairs:
+        """(position in a, position in b, distance) of every pair within `threshold`. The larger
+        side is indexed and the smaller one queried: building costs little per value, a query a
+        lot, so a few new registry entries against millions of stored hashes cost a build and a
+        few queries rather than millions of queries."""
+        if len(a) == 0 or len(b) == 0:
+            empty = np.empty(0, np.int64)
+            return empty, empty, np.empty(0, np.int32)
+        if len(a) >= len(b):
+            in_b, in_a, distance = self.index(a, np.arange(len(a))).query(b, threshold)
+        else:
+            in_a, in_b, distance = self.index(b, np.arange(len(b))).query(a, threshold)
+        return in_a, in_b, distance
 
     def distance(self, a: str, b: str) -> int:
         raise NotImplementedError

@@ -1,29 +1,40 @@
 """The exact signal types: MD5, SHA-1 and SHA-256 of an object's bytes, matched by equality."""
 import hashlib
-from collections import defaultdict
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict
 
 import numpy as np
 
-from transforms.signals.base import Signal
+from transforms.signals.base import Pairs, Signal
+
+
+def _prefix(values: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each packed value as one integer: the sort key."""
+    return np.ascontiguousarray(values[:, :8]).view("<u8").ravel()
 
 
 class ExactIndex:
-    """Value -> the ids that hold it; a query's distance is always 0."""
+    """Packed values sorted by their first 8 bytes; a query finds its run of equal keys by binary
+    search (vectorised) and keeps the candidates equal in every byte. Distance is always 0."""
 
-    def __init__(self, values: Sequence[str], ids: np.ndarray):
-        self._ids: Dict[str, List[int]] = defaultdict(list)
-        for value, id_ in zip(values, ids.tolist()):
-            self._ids[value].append(id_)
-        self._size = len(ids)
+    def __init__(self, values: np.ndarray, ids: np.ndarray):
+        keys = _prefix(values)
+        self._order = np.argsort(keys, kind="stable")
+        self._keys = keys[self._order]
+        self._values = values[self._order]
+        self._ids = np.asarray(ids, dtype=np.int64)[self._order]
 
     def __len__(self) -> int:
-        return self._size
+        return len(self._ids)
 
-    def query(self, values: Sequence[str], threshold: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pairs = [(q, id_) for q, value in enumerate(values) for id_ in self._ids.get(value, ())]
-        found = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-        return found[:, 0], found[:, 1], np.zeros(len(found), dtype=np.int32)
+    def query(self, values: np.ndarray, threshold: int = 0) -> Pairs:
+        keys = _prefix(values)
+        low = np.searchsorted(self._keys, keys, "left")
+        count = np.searchsorted(self._keys, keys, "right") - low
+        query = np.repeat(np.arange(len(values)), count)
+        position = np.repeat(low - np.cumsum(count) + count, count) + np.arange(count.sum())
+        same = (self._values[position] == values[query]).all(axis=1)
+        query, position = query[same], position[same]
+        return query, self._ids[position], np.zeros(len(query), dtype=np.int32)
 
 
 class Digest(Signal):
@@ -36,7 +47,7 @@ class Digest(Signal):
     def of_bytes(self, data: bytes) -> str:
         return hashlib.new(self.name, data).hexdigest()
 
-    def index(self, values: Sequence[str], ids: np.ndarray) -> ExactIndex:
+    def index(self, values: np.ndarray, ids: np.ndarray) -> ExactIndex:
         return ExactIndex(values, ids)
 
     def distance(self, a: str, b: str) -> int:

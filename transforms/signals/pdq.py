@@ -16,12 +16,10 @@ benchmarks/image_hashing.py.
 """
 import functools
 import math
-from typing import Sequence, Tuple
-
 import numpy as np
 
 from transforms.signals.base import Signal
-from transforms.signals.pdq_index import PdqIndex, hashes_from_hex
+from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
 
 GRID = 64
 _DCT = np.array(
@@ -93,26 +91,18 @@ def pdq_of_luma(luma: np.ndarray, full_height: int, full_width: int):
     return _hash_of_grid(grid), quality, tuple(_hash_of_grid(turn(grid)) for turn in DIHEDRAL.values())
 
 
-class _HexPdqIndex:
-    """A PdqIndex queried with hex values."""
-
-    def __init__(self, values: Sequence[str], ids: np.ndarray):
-        self._index = PdqIndex(hashes_from_hex(values), ids)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def query(self, values: Sequence[str], threshold: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._index.query(hashes_from_hex(values), threshold)
-
-
 class PdqSignal(Signal):
     name = "pdq"
     hex_length = 64
     exact = False
+    # Fewer values than this are compared one by one: a PdqIndex's fixed tables (134 MB to clear)
+    # cost more than brute force over a few thousand hashes. Both answer exactly the same pairs.
+    brute_force_below = 4096
 
-    def index(self, values: Sequence[str], ids: np.ndarray) -> _HexPdqIndex:
-        return _HexPdqIndex(values, ids)
+    def index(self, values: np.ndarray, ids: np.ndarray):
+        if len(values) < self.brute_force_below:
+            return PdqBruteForceIndex(values, ids)
+        return PdqIndex(values, ids)
 
     def distance(self, a: str, b: str) -> int:
         return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -15,11 +15,6 @@ import numpy as np
 HASH_BYTES = 32
 
 
-def hashes_from_hex(values) -> np.ndarray:
-    """Hex PDQ strings -> an N x 32 uint8 array."""
-    return np.frombuffer(b"".join(bytes.fromhex(v) for v in values), dtype=np.uint8).reshape(-1, HASH_BYTES)
-
-
 class PdqBruteForceIndex:
     """Build from an N x 32 uint8 array and N integer ids; query a batch of hashes."""
 

@@ -1,89 +1,98 @@
-"""The hash store: what the scan keeps of every object it hashed, and the split of a listing into
-objects to hash and objects whose current version the store already holds (same hasher version).
+"""The hash store's rows: every hash a match needs, per object, in binary; and reading them back.
 
-The split is a join, not a side input: listing and hash store can both hold billions of rows. Its
-shuffle also spreads the listed objects across workers before the reads (listing adds no reshuffle).
+Under the store (`--hashes`), each committed run R holds (see store/commits.py for the protocol):
+- `run=R/objects/`: one row per object hashed in R (schemas.HASH_SCHEMA): for each signal type
+  its hashes (binary), variants, qualities and frame times; the rotated and mirrored PDQ variants
+  too, so that a stored turned or letterboxed copy matches a new entry as a fresh scan would.
+- `run=R/state/`: one row per object known after R (schemas.STATE_SCHEMA): its version, hasher
+  version and the run whose `objects/` holds its hashes. A night reads the last committed state
+  (one row per object), not every row ever written.
+- `run=R/active/`: the matches standing after R (store/matches.py).
 """
+from typing import Dict
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.media.hashing import HASHER_VERSION, MediaHashes
 from transforms.reports.writers import WriteParquetFolder
-from transforms.schemas import HASH_SCHEMA
+from transforms.schemas import HASH_SCHEMA, STATE_SCHEMA
 from transforms.signals import SIGNALS
-from transforms.signals.pdq import PDQ
+from transforms.signals.base import SignalHash
 
 
-def hash_store_pattern(hashes_uri: str) -> str:
-    return FileSystems.join(hashes_uri, "run=*", "*.parquet")
+def run_folder(hashes_uri: str, run_id: str, part: str) -> str:
+    return FileSystems.join(hashes_uri, f"run={run_id}", part)
 
 
-def hash_store_rows(media: MediaHashes, hashed_at, hasher_version: str = HASHER_VERSION):
-    """Rows of the hash store: one per PDQ hash (as is, or trimmed) of the object, with the object's
-    exact hashes beside it."""
-    exact = {name: hashes[0].value for name, hashes in media.hashes.items() if SIGNALS[name].exact}
-    for frame in media.hashes.get(PDQ.name, ()):
-        if frame.derived:
-            continue
-        yield {
-            "uri": media.uri,
-            "object_version": media.object_version,
-            "media_type": media.media_type,
-            "frame_time_s": frame.time_s,
-            "pdq": frame.value,
-            "pdq_variant": frame.variant,
-            "quality": frame.quality,
-            **exact,
-            "hashed_at": hashed_at,
-            "hasher_version": hasher_version,
-        }
+def object_row(media: MediaHashes, run_id: str, hashed_at, hasher_version: str = HASHER_VERSION) -> Dict:
+    """A row of objects/: the object and all its hashes."""
+    row = {
+        "uri": media.uri,
+        "object_version": media.object_version,
+        "media_type": media.media_type,
+        "hasher_version": hasher_version,
+        "hashed_at": hashed_at,
+        "run_id": run_id,
+    }
+    for name in SIGNALS:
+        hashes = media.hashes.get(name, ())
+        row[name] = [bytes.fromhex(h.value) for h in hashes]
+        row[f"{name}_variant"] = [h.variant for h in hashes]
+        row[f"{name}_quality"] = [h.quality for h in hashes]
+        row[f"{name}_time_s"] = [h.time_s for h in hashes]
+    return row
+
+
+def media_of_row(row: Dict) -> MediaHashes:
+    """The MediaHashes an objects/ row holds: what a fresh hashing of the object gave."""
+    hashes = {}
+    for name in SIGNALS:
+        values = row.get(name) or ()
+        hashes[name] = tuple(
+            SignalHash(value.hex(), variant, quality, time_s)
+            for value, variant, quality, time_s in zip(
+                values, row[f"{name}_variant"], row[f"{name}_quality"], row[f"{name}_time_s"]
+            )
+        )
+    return MediaHashes(row["uri"], row["object_version"], row["media_type"], hashes)
+
+
+def state_row(media: MediaHashes, run_id: str, hasher_version: str = HASHER_VERSION) -> Dict:
+    return {
+        "uri": media.uri,
+        "object_version": media.object_version,
+        "hasher_version": hasher_version,
+        "media_type": media.media_type,
+        "hashed_run": run_id,
+    }
 
 
 class WriteHashStore(beam.PTransform):
-    """MediaHashes -> HASHES/run=RUN_ID/*.parquet."""
+    """This run's part of the store: objects/ for the hashed objects, and state/ for every object
+    known after the run (the unchanged ones' state rows, carried, and the hashed ones')."""
 
     def __init__(self, hashes_uri: str, run_id: str, hashed_at):
         super().__init__()
-        self._folder = FileSystems.join(hashes_uri, f"run={run_id}")
+        self._hashes_uri = hashes_uri
+        self._run_id = run_id
         self._hashed_at = hashed_at
 
-    def expand(self, hashes):
-        return (
+    def expand(self, inputs):
+        hashes, unchanged_state = inputs
+        objects = (
             hashes
-            | "Rows" >> beam.FlatMap(hash_store_rows, hashed_at=self._hashed_at)
-            | "Write" >> WriteParquetFolder(self._folder, HASH_SCHEMA)
+            | "ObjectRows" >> beam.Map(object_row, run_id=self._run_id, hashed_at=self._hashed_at)
+            | "WriteObjects" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "objects"), HASH_SCHEMA)
         )
-
-
-class SkipUnchanged(beam.PTransform):
-    """MediaObjects -> those to hash (main output `changed`) and those already hashed (`unchanged`).
-    With `rescan`, every object is to hash."""
-
-    def __init__(self, hashes_uri: str, rescan: bool = False):
-        super().__init__()
-        self._hashes_uri = hashes_uri
-        self._rescan = rescan
-
-    def expand(self, objects):
-        if self._rescan:
-            return objects | "Spread" >> beam.Reshuffle(), objects.pipeline | "NothingSkipped" >> beam.Create([])
-        stored = (
-            objects.pipeline
-            | "HashStore" >> beam.Create([hash_store_pattern(self._hashes_uri)])
-            | "ReadStored" >> beam.io.ReadAllFromParquet(columns=["uri", "object_version", "hasher_version"])
-            | "CurrentHasher" >> beam.Filter(lambda row: row["hasher_version"] == HASHER_VERSION)
-            | "KeyStored" >> beam.Map(lambda row: ((row["uri"], row["object_version"]), None))
+        state = (
+            (hashes | "StateRows" >> beam.Map(state_row, run_id=self._run_id), unchanged_state)
+            | "AllState" >> beam.Flatten()
+            | "WriteState" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "state"), STATE_SCHEMA)
         )
-        listed = objects | "KeyListed" >> beam.Map(lambda obj: ((obj.uri, obj.version), obj))
-        return (
-            {"listed": listed, "stored": stored}
-            | "Join" >> beam.CoGroupByKey()
-            | "Split" >> beam.FlatMap(_split).with_outputs("unchanged", main="changed")
-        )
+        return objects, state
 
 
-def _split(joined):
-    _, groups = joined
-    already_hashed = any(True for _ in groups["stored"])
-    for obj in groups["listed"]:
-        yield beam.pvalue.TaggedOutput("unchanged", obj) if already_hashed else obj
+def objects_pattern(run_id: str, hashes_uri: str) -> str:
+    """The objects/ files of one run."""
+    return FileSystems.join(run_folder(hashes_uri, run_id, "objects"), "*.parquet")

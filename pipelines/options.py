@@ -1,0 +1,81 @@
+"""What the jobs share on the command line: JobOptions (registry, output, hash store, config and
+matching), the default config, --help, progress lines.
+
+Beam parses every direct subclass of PipelineOptions together, so an option is defined once, here
+or in one job's own class; a job reads these through `options.view_as(JobOptions)`.
+"""
+import argparse
+import logging
+import os
+import sys
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.config import UsageError
+from transforms.matching.matcher import MatchSettings
+from transforms.registry.snapshots import DEFAULT_MAX_REJECT_SHARE
+
+# The options a run without --config starts from: the DirectRunner as measured fastest here.
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "local.yaml")
+
+
+class JobOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        group = parser.add_argument_group("takedown-scan")
+        group.add_argument("--registry", help="A registry snapshot file, or a root of VERSION/ folders.")
+        group.add_argument("--output", help="Where run=RUN_ID/ folders of reports are written.")
+        group.add_argument("--hashes", help="The hash store (default: OUTPUT/hashes).")
+        group.add_argument("--config", help="A configs/*.yaml file of options; flags override it.")
+        _add_match_arguments(group)
+
+
+def print_help(prog: str, description: str, *option_classes) -> None:
+    """--help of a job: its own options and the shared ones (Beam's options are not listed)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    for option_class in option_classes:
+        option_class._add_argparse_args(parser)
+    parser.print_help()
+
+
+def _add_match_arguments(group) -> None:
+    """The options of matching and of the registry, on an argparse group."""
+    group.add_argument("--pdq_threshold", type=int, default=MatchSettings.pdq_threshold,
+                       help="Largest PDQ distance that matches.")
+    group.add_argument("--min_quality", type=int, default=MatchSettings.min_quality,
+                       help="PDQ hashes of lower quality never match.")
+    group.add_argument("--max_registry_reject_share", type=float, default=DEFAULT_MAX_REJECT_SHARE,
+                       help="Refuse a registry with a larger share of malformed rows.")
+    group.add_argument("--min_matched_frame_share", type=float, default=MatchSettings.min_matched_frame_share,
+                       help="A video matches an entry only if this share of its frames matched it.")
+    group.add_argument("--min_registry_frame_share", type=float, default=MatchSettings.min_registry_frame_share,
+                       help="A video matches an entry only if this share of the entry's frames was found.")
+    group.add_argument("--dihedral", dest="dihedral", action="store_true", default=MatchSettings.dihedral,
+                       help="Also match rotated and mirrored copies (the default).")
+    group.add_argument("--no_dihedral", dest="dihedral", action="store_false",
+                       help="Match pictures only as they are.")
+
+
+def check_match_options(options) -> None:
+    if not 0 <= options.pdq_threshold <= 256:
+        raise UsageError("--pdq_threshold must be between 0 and 256")
+    if not 0 <= options.min_quality <= 100:
+        raise UsageError("--min_quality must be between 0 and 100")
+    for name in ("max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share"):
+        if not 0 <= getattr(options, name) <= 1:
+            raise UsageError(f"--{name} must be between 0 and 1")
+
+
+def match_settings(options) -> MatchSettings:
+    return MatchSettings(options.pdq_threshold, options.min_quality, options.min_matched_frame_share,
+                         options.min_registry_frame_share, options.dihedral)
+
+
+def show_progress() -> None:
+    """Progress lines of the workers (in this process on the DirectRunner) on stderr."""
+    logger = logging.getLogger("takedown_scan")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("takedown-scan: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

@@ -1,0 +1,139 @@
+"""The rematch job: the hash store's stored hashes against a registry version, with no listing and
+no media read. For a full re-check after a threshold change, or a first import of a large registry.
+
+    python -m pipelines.rematch --hashes URI --registry URI --output URI [--since VERSION]
+
+Every object of the store's last committed run is matched against the registry's latest complete
+version (with `--since VERSION`: only against the entries added since that version of the same
+registry root). Reports go to OUTPUT/run=RUN_ID/ as a scan's do (matches/ with found_by
+`rematch`, registry_rejects/, summary.json, _SUCCESS last); the hash store is not changed.
+Exit status 0 when the run finished, 2 with a one-line reason when it could not be done.
+"""
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import List, Optional
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.config import UsageError, expand_config
+from pipelines.options import DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, print_help, show_progress
+from pipelines.scan import new_run_id
+from transforms.matching.matcher import MatchSettings, WriteMatches
+from transforms.matching.new_entries import MatchStored
+from transforms.registry.changes import registry_changes, write_entries
+from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, load_registry, resolve_snapshot
+from transforms.reports.writers import WriteRows, WriteSummary, reject_rows
+from transforms.schemas import REGISTRY_REJECT_SCHEMA
+from transforms.store.commits import Commit, StoreRefused, WriteMarkers, latest_commit, report_marker
+from transforms.store.matches import ReadPreviousRun
+
+
+class RematchOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        group = parser.add_argument_group("takedown-scan rematch")
+        group.add_argument("--since", help="Match only the entries added since this VERSION of the registry root.")
+
+
+@dataclass(frozen=True)
+class RematchPlan:
+    run_id: str
+    started_at: datetime
+    run_dir: str
+    commit: Commit
+    registry: Registry
+    to_match: Snapshot  # the registry, or the snapshot of the entries added since --since
+    entries_matched: int
+    settings: MatchSettings
+    since: Optional[str]
+
+
+def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] = None) -> RematchPlan:
+    for name in ("hashes", "registry", "output"):
+        if not getattr(job, name):
+            raise UsageError(f"--{name} is required")
+    check_match_options(job)
+    commit = latest_commit(job.hashes)
+    if commit is None:
+        raise UsageError(f"--hashes {job.hashes} holds no committed run to rematch")
+    snapshot = resolve_snapshot(job.registry)
+    registry = load_registry(snapshot, job.max_registry_reject_share)
+    now = now or datetime.now(timezone.utc)
+    run_id = new_run_id(now)
+    run_dir = FileSystems.join(job.output, f"run={run_id}")
+    to_match, entries = snapshot, registry.entries
+    if since:
+        before = load_registry(resolve_snapshot(FileSystems.join(job.registry, since)), job.max_registry_reject_share)
+        added = registry_changes(before, registry).added
+        entries = len(added)
+        if added:
+            to_match = write_entries(registry, added, FileSystems.join(run_dir, "new_entries", "entries.parquet"))
+        else:
+            to_match = None
+    return RematchPlan(run_id, now, run_dir, commit, registry, to_match, entries, match_settings(job), since)
+
+
+def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
+    job = options.view_as(JobOptions)
+    state, _ = p | "StoredObjects" >> ReadPreviousRun(job.hashes, plan.commit, frozenset())
+    matches, rematched = state | "MatchStored" >> MatchStored(
+        job.hashes, plan.to_match, plan.settings, job.max_registry_reject_share, plan.run_id,
+        plan.started_at, found_by="rematch",
+    )
+    written = [
+        matches | "WriteMatches" >> WriteMatches(FileSystems.join(plan.run_dir, "matches"), plan.registry),
+        p | "WriteRegistryRejects" >> WriteRows(
+            FileSystems.join(plan.run_dir, "registry_rejects"), reject_rows(plan.registry.rejects, plan.run_id),
+            REGISTRY_REJECT_SCHEMA, always=False,
+        ),
+        p | "WriteSummary" >> WriteSummary(
+            FileSystems.join(plan.run_dir, "summary.json"),
+            {
+                "run_id": plan.run_id,
+                "started_at": plan.started_at.isoformat(),
+                "hashes_run": plan.commit.run_id,
+                "registry_version": plan.registry.version,
+                "registry_entries": plan.registry.entries,
+                "registry_rejected": len(plan.registry.rejects),
+                "since": plan.since,
+                "entries_matched": plan.entries_matched,
+            },
+            counted={"rematched_objects": rematched, "matches": matches},
+        ),
+    ]
+    p | "Commit" >> WriteMarkers([report_marker(plan.run_dir, plan.run_id)], written)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    show_progress()
+    try:
+        if "-h" in argv or "--help" in argv:
+            print_help("python -m pipelines.rematch", __doc__.split("\n\n")[0], RematchOptions, JobOptions)
+            return 0
+        options = RematchOptions(expand_config(argv, DEFAULT_CONFIG))
+        FileSystems.set_options(options)
+        plan = plan_rematch(options.view_as(JobOptions), options.since)
+    except (UsageError, RegistryRefused, StoreRefused) as e:
+        print(f"takedown-scan: {e}", file=sys.stderr)
+        return 2
+    logging.getLogger("takedown_scan").info(
+        "rematching the hashes of run %s against registry version %s (%d entries); reports: %s",
+        plan.commit.run_id, plan.registry.version, plan.entries_matched, plan.run_dir,
+    )
+    with beam.Pipeline(options=options) as p:
+        build(p, options, plan)
+    summary_path = FileSystems.join(plan.run_dir, "summary.json")
+    if FileSystems.exists(summary_path):
+        with FileSystems.open(summary_path) as f:
+            print(json.dumps(json.load(f), indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

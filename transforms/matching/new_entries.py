@@ -1,0 +1,117 @@
+"""Stored hashes against the entries added to the registry since they were last matched: the
+nightly case (millions of stored hashes, thousands of new entries), with no media read.
+
+Stored objects arrive in large batches (about `batch_hashes` hashes each). For each signal type
+the batch's hashes are matched against the new entries' in one call of `Signal.pairs`, which
+indexes the larger side (the batch) and queries it with the smaller (the entries): exact, and far
+cheaper than querying an index of the entries once per stored hash. Only the objects with a pair
+go on to `match_media`, the same rules a freshly hashed object meets (best distance per entry,
+video shares), so a stored copy matches a new entry exactly as a fresh scan would.
+"""
+from typing import Dict, List, Optional, Set
+
+import apache_beam as beam
+import numpy as np
+
+from transforms.matching.matcher import MatchHashes, MatchSettings, RegistryIndex
+from transforms.registry.snapshots import Snapshot
+from transforms.signals import SIGNALS
+from transforms.store.hash_store import media_of_row, objects_pattern
+
+BATCH_HASHES = 1 << 19
+
+
+def candidates(rows: List[Dict], index: RegistryIndex, settings: MatchSettings) -> Set[int]:
+    """Positions of the stored object rows with at least one queried hash within the threshold of
+    an indexed value (the prefilter: exact, so no object that would match is left out)."""
+    found: Set[int] = set()
+    for name, signal in SIGNALS.items():
+        if not len(index.indexes[name]):
+            continue
+        values, owners = [], []
+        for position, row in enumerate(rows):
+            for value, variant, quality in zip(row[name] or (), row[f"{name}_variant"], row[f"{name}_quality"]):
+                if settings.queried(quality, variant):
+                    values.append(value)
+                    owners.append(position)
+        if not values:
+            continue
+        packed = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, signal.value_bytes)
+        in_batch, _, _ = signal.pairs(packed, index.packed[name], settings.threshold(signal))
+        found.update(np.asarray(owners)[in_batch].tolist())
+    return found
+
+
+class MatchStoredBatch(MatchHashes):
+    """A batch of objects/ rows -> match rows against a snapshot (the new entries, or a whole
+    registry for rematch)."""
+
+    def process(self, rows: List[Dict], snapshot: Snapshot):
+        index = self._index_of(snapshot)
+        for position in sorted(candidates(rows, index, self._settings)):
+            yield from self._rows(media_of_row(rows[position]), index)
+
+
+def _current(joined):
+    """The object's row from the run its state names (an older run may hold an older version)."""
+    _, groups = joined
+    runs = set(groups["state"])
+    for row in groups["rows"]:
+        if row["run_id"] in runs:
+            yield row
+            return
+
+
+def _key(row: Dict):
+    return row["uri"], row["object_version"]
+
+
+def _hashed_run(row: Dict) -> str:
+    return row["hashed_run"]
+
+
+def _hash_count(row: Dict) -> int:
+    return max(1, sum(len(row[name] or ()) for name in SIGNALS))
+
+
+class MatchStored(beam.PTransform):
+    """Unchanged objects' state rows -> (match rows against the new entries, the stored rows read).
+    With no new entries (`snapshot` None) nothing is read."""
+
+    def __init__(self, hashes_uri: str, snapshot: Optional[Snapshot], settings: MatchSettings,
+                 max_reject_share: float, run_id: str, scanned_at, found_by: str = "new_entry",
+                 batch_hashes: int = BATCH_HASHES):
+        super().__init__()
+        self._hashes_uri = hashes_uri
+        self._snapshot = snapshot
+        self._match = MatchStoredBatch(settings, max_reject_share, run_id, scanned_at, found_by)
+        self._batch_hashes = batch_hashes
+
+    def expand(self, state):
+        p = state.pipeline
+        if self._snapshot is None:
+            return p | "NoMatches" >> beam.Create([]), p | "NothingRead" >> beam.Create([])
+        patterns = (
+            state
+            | "Runs" >> beam.Map(_hashed_run)
+            | "DistinctRuns" >> beam.Distinct()
+            | "Patterns" >> beam.Map(objects_pattern, self._hashes_uri)
+        )
+        rows = (
+            patterns
+            | "ReadObjects" >> beam.io.ReadAllFromParquet()
+            | "KeyRows" >> beam.Map(lambda row: (_key(row), row))
+        )
+        stored = (
+            {"state": state | "KeyState" >> beam.Map(lambda row: (_key(row), _hashed_run(row))), "rows": rows}
+            | "Join" >> beam.CoGroupByKey()
+            | "Current" >> beam.FlatMap(_current)
+        )
+        snapshot = p | "Snapshot" >> beam.Create([self._snapshot])
+        matches = (
+            stored
+            | "Batch" >> beam.BatchElements(min_batch_size=self._batch_hashes, max_batch_size=self._batch_hashes,
+                                            element_size_fn=_hash_count)
+            | "Match" >> beam.ParDo(self._match, beam.pvalue.AsSingleton(snapshot))
+        )
+        return matches, stored

@@ -1,0 +1,43 @@
+"""What changed between two registry versions: the entries added (or given new rows), the entries
+removed, and the snapshot of the added entries that stored hashes are matched against."""
+import io
+from dataclasses import dataclass
+from typing import FrozenSet, Optional
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.registry.snapshots import REQUIRED_COLUMNS, Registry, Snapshot
+
+
+@dataclass(frozen=True)
+class RegistryChanges:
+    added: FrozenSet[str]  # entries with a row the previous version lacks (new entries, or new rows)
+    removed: FrozenSet[str]  # entries of the previous version that the current one lacks
+
+
+def registry_changes(previous: Optional[Registry], current: Registry) -> RegistryChanges:
+    """The changes from `previous` (None: unknown, so every entry counts as added) to `current`."""
+    if previous is None:
+        return RegistryChanges(frozenset(current.entry_ids), frozenset())
+    before = set(zip(previous.entry_ids, previous.signal_types, previous.signal_values))
+    rows = zip(current.entry_ids, current.signal_types, current.signal_values)
+    added = {entry for entry, signal_type, value in rows if (entry, signal_type, value) not in before}
+    return RegistryChanges(frozenset(added), frozenset(previous.entry_ids) - frozenset(current.entry_ids))
+
+
+def write_entries(registry: Registry, entries: FrozenSet[str], path: str) -> Snapshot:
+    """Write every row of `entries` (with their metadata) as a Parquet snapshot file; the snapshot
+    keeps the registry's version, which match rows record."""
+    rows = [i for i, entry in enumerate(registry.entry_ids) if entry in entries]
+    columns = {
+        name: pa.array([values[i] for i in rows], pa.string())
+        for name, values in zip(REQUIRED_COLUMNS, (registry.entry_ids, registry.signal_types, registry.signal_values))
+    }
+    columns.update((name, pa.array([values[i] for i in rows], pa.string())) for name, values in registry.metadata.items())
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer, compression="zstd")
+    with FileSystems.create(path) as f:
+        f.write(buffer.getvalue())
+    return Snapshot(registry.version, (path,))

@@ -1,0 +1,60 @@
+"""What tonight's run takes over from the last committed one, settled on the launcher before any
+media is read: the registry's changes since then, the snapshot of the added entries (what the
+stored hashes are matched against), and the standing matches whose entry was withdrawn."""
+import logging
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Optional
+
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.registry.changes import RegistryChanges, registry_changes, write_entries
+from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, load_registry
+from transforms.store.commits import Commit, latest_commit
+from transforms.store.matches import MatchKey, match_key, read_active, withdrawn_rows
+
+LOG = logging.getLogger("takedown_scan")
+
+
+@dataclass(frozen=True)
+class Previous:
+    commit: Optional[Commit] = None  # None: a new hash store
+    changes: Optional[RegistryChanges] = None  # None: nothing to compare with
+    new_entries: Optional[Snapshot] = None  # the added entries, when stored hashes are to meet them
+    withdrawn: List[Dict] = field(default_factory=list)  # rows of withdrawn/
+    withdrawn_keys: FrozenSet[MatchKey] = frozenset()
+
+    def summary(self) -> Dict:
+        return {
+            "previous_run": self.commit.run_id if self.commit else None,
+            "previous_registry_version": self.commit.registry_version if self.commit else None,
+            "entries_added": len(self.changes.added) if self.changes else None,
+            "entries_removed": len(self.changes.removed) if self.changes else None,
+            "withdrawn_matches": len(self.withdrawn),
+        }
+
+
+def _previous_registry(commit: Commit, max_reject_share: float) -> Optional[Registry]:
+    try:
+        return load_registry(Snapshot(commit.registry_version, commit.registry_files), max_reject_share)
+    except RegistryRefused as e:
+        LOG.warning("the registry version of run %s is gone (%s): stored hashes are matched against every entry",
+                    commit.run_id, e)
+        return None
+
+
+def previous_run(hashes_uri: str, registry: Registry, max_reject_share: float, run_id: str, run_dir: str,
+                 match_stored: bool = True) -> Previous:
+    """Read the store's last commit and compare registries. With `match_stored` (no rescan), the
+    added entries are written to RUN_DIR/new_entries/ for the workers to match stored hashes with."""
+    commit = latest_commit(hashes_uri)
+    if commit is None:
+        return Previous()
+    changes = registry_changes(_previous_registry(commit, max_reject_share), registry)
+    if changes.removed:
+        LOG.info("%d entries left the registry since version %s", len(changes.removed), commit.registry_version)
+    new_entries = None
+    if match_stored and changes.added:
+        path = FileSystems.join(run_dir, "new_entries", "entries.parquet")
+        new_entries = write_entries(registry, changes.added, path)
+    withdrawn = withdrawn_rows(read_active(hashes_uri, commit), frozenset(registry.entry_ids), run_id, registry.version)
+    return Previous(commit, changes, new_entries, withdrawn, frozenset(match_key(row) for row in withdrawn))
