@@ -5,14 +5,16 @@ withdrawn entries are reported, a run killed before its commit is ignored, and `
 import glob
 import json
 import os
+import shutil
 
+import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 from pipelines import rematch, scan
-from tests.conftest import registry_csv, write
+from tests.conftest import REPO, registry_csv, write
 from tests.media import encode, pdq_of_rgb, photo, with_bars
 
 # file -> the picture it holds (a seed of tests.media.photo) and how it is stored
@@ -208,3 +210,27 @@ def test_an_old_hash_store_is_refused_with_what_to_do(tmp_path, capsys):
     assert scan.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "format of takedown-scan 0.1" in err and "new folder" in err
+
+
+def readme_queries():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## The nightly loop"):]
+    section = section[: section.index("\n## ", 1)]
+    return [block.split("```", 1)[0] for block in section.split("```sql\n")[1:]]
+
+
+def test_the_readme_queries_read_the_nights(nights, tmp_path):
+    last, withdrawals, all_time = readme_queries()
+    run = lambda sql, output: duckdb.sql(sql.replace("reports/", output + "/")).fetchall()
+    output = nights["output"]
+    assert sorted((os.path.basename(r[0]), r[1], r[4]) for r in run(last, output)) == found(nights["third"][0])
+    assert run(withdrawals, output) == []
+    standing = sorted((os.path.basename(r[0]), r[1]) for r in run(all_time, output))
+    assert ("withdrawn.jpg", "W-606") not in standing and len(standing) == 9  # 1 + 6 + 2 nights, none twice
+    # as it stood after night 2: one withdrawal
+    two_nights = str(tmp_path / "two")
+    shutil.copytree(output, two_nights, ignore=shutil.ignore_patterns("hashes"))
+    for run_dir in (nights["killed"], nights["third"][0]):
+        shutil.rmtree(os.path.join(two_nights, os.path.basename(run_dir)))
+    assert [(os.path.basename(r[0]), r[1]) for r in run(withdrawals, two_nights)] == [("withdrawn.jpg", "W-606")]

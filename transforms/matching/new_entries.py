@@ -18,7 +18,7 @@ from transforms.registry.snapshots import Snapshot
 from transforms.signals import SIGNALS
 from transforms.store.hash_store import media_of_row, objects_pattern
 
-BATCH_HASHES = 1 << 19
+BATCH_HASHES = 1 << 20
 
 
 def candidates(rows: List[Dict], index: RegistryIndex, settings: MatchSettings) -> Set[int]:
