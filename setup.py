@@ -21,6 +21,10 @@ setup(
         "numba>=0.60",
         "PyYAML>=6",
     ],
-    extras_require={"test": ["pytest>=8", "duckdb>=1.0", "moto[server]>=5", "gcp-storage-emulator>=2024.8"]},
+    extras_require={
+        # Where a Dataflow job is launched with --setup_file: Beam packages the project with `python -m build`.
+        "dataflow": ["build>=1"],
+        "test": ["pytest>=8", "duckdb>=1.0", "moto[server]>=5", "gcp-storage-emulator>=2024.8", "build>=1"],
+    },
     entry_points={"console_scripts": ["takedown-scan=pipelines.cli:main"]},
 )

@@ -5,6 +5,7 @@
 With no arguments it scans the bundled sample. Exit status 0 when the run finished (objects that
 failed are in errors/), 2 with a one-line reason when it could not be done.
 """
+import importlib.util
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from typing import List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, S3Options
+from apache_beam.options.pipeline_options import PipelineOptions, S3Options, SetupOptions
 
 from pipelines.config import UsageError, expand_config
 from pipelines.options import DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, print_help, show_progress
@@ -117,6 +118,7 @@ def check_options(scan: ScanOptions) -> None:
     if not scan.inventory:  # with an inventory, plan_scan reads its manifest instead
         _check_media(scan)
     check_match_options(job)
+    check_packaging(scan)
     if scan.max_object_bytes <= 0 or scan.max_pixels <= 0:
         raise UsageError("--max_object_bytes and --max_pixels must be positive")
     if (scan.read_concurrency is not None and scan.read_concurrency < 1) or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0:
@@ -125,6 +127,19 @@ def check_options(scan: ScanOptions) -> None:
         )
     if scan.video_sample_seconds < 0 or scan.max_video_seconds <= 0 or scan.max_video_frames <= 0:
         raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
+
+
+def check_packaging(options: PipelineOptions) -> None:
+    """A --setup_file launch packages the project with `python -m build` (Beam's stager): check
+    that it can, before anything is read, instead of failing (or falling back) half-way."""
+    setup_file = options.view_as(SetupOptions).setup_file
+    if not setup_file:
+        return
+    if not os.path.isfile(setup_file):
+        raise UsageError(f"--setup_file {setup_file} does not exist")
+    if importlib.util.find_spec("build") is None:
+        raise UsageError("--setup_file needs the build package where the job is launched: "
+                         "pip install -e '.[dataflow]'")
 
 
 def read_concurrency(scan: ScanOptions) -> int:
@@ -271,8 +286,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         "scanning %s against registry version %s (%d entries); reports: %s",
         scan.inventory or scan.media, plan.snapshot.version, plan.registry.entries, plan.run_dir,
     )
-    with beam.Pipeline(options=scan) as p:
-        build(p, scan, plan)
+    p = beam.Pipeline(options=scan)
+    build(p, scan, plan)
+    result = p.run()
+    if os.environ.get("FLEX_TEMPLATE_PYTHON_PY_FILE"):  # a Flex Template launcher submits and returns
+        print(f"Submitted; reports: {plan.run_dir}", file=sys.stderr)
+        return 0
+    result.wait_until_finish()
     summary_path = FileSystems.join(plan.run_dir, "summary.json")
     if FileSystems.exists(summary_path):  # a runner that does not wait has not written it yet
         with FileSystems.open(summary_path) as f:
