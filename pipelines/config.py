@@ -4,7 +4,7 @@ A config is a YAML mapping of option names (as on the command line, without dash
 It becomes command-line flags placed before the user's own, so the command line overrides it.
 """
 import argparse
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 import yaml
 
@@ -13,16 +13,21 @@ class UsageError(Exception):
     """Bad options or input paths: the run cannot be done. str() is a one-line reason."""
 
 
-def config_flags(config: Dict) -> List[str]:
+def config_flags(config: Dict, known: Optional[Set[str]] = None) -> List[str]:
     """{'pdq_threshold': 31, 'save_main_session': True} -> ['--pdq_threshold=31', '--save_main_session'].
 
-    true is a bare flag (Beam's switches); false leaves a switch out; lists repeat the flag.
+    true is a bare flag (Beam's switches); false is the switch's --no_NAME where the options
+    (`known`, option strings) have one (`dihedral: false` -> --no_dihedral), and leaves it out
+    otherwise; lists repeat the flag.
     """
     flags = []
     for name, value in config.items():
         if value is True:
             flags.append(f"--{name}")
-        elif value is False or value is None:
+        elif value is False:
+            if known is not None and f"--no_{name}" in known:
+                flags.append(f"--no_{name}")
+        elif value is None:
             continue
         elif isinstance(value, list):
             flags.extend(f"--{name}={item}" for item in value)
@@ -42,12 +47,29 @@ def load_config(path: str) -> Dict:
     return config
 
 
-def expand_config(argv: List[str], default: Optional[str] = None) -> List[str]:
-    """argv with the flags of its --config file (or of `default` without one) put before the rest."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--config")
-    known, _ = parser.parse_known_args(argv)
-    path = known.config or default
-    if not path:
-        return list(argv)
-    return config_flags(load_config(path)) + list(argv)
+def unknown_options(parser: argparse.ArgumentParser, flags: List[str]) -> List[str]:
+    """The options among `flags` that `parser` does not know (their names, without values)."""
+    _, unknown = parser.parse_known_args(flags)
+    return [flag.split("=", 1)[0] for flag in unknown if flag.startswith("-")]
+
+
+def expand_config(argv: List[str], default: Optional[str] = None,
+                  parser: Optional[argparse.ArgumentParser] = None) -> List[str]:
+    """argv with the flags of its --config file (or of `default` without one) put before the rest.
+    With `parser` (every option the job and Beam know), an unknown config key or option is a
+    UsageError that names them."""
+    config_parser = argparse.ArgumentParser(add_help=False)
+    config_parser.add_argument("--config")
+    given, _ = config_parser.parse_known_args(argv)
+    path = given.config or default
+    known = None if parser is None else {s for action in parser._actions for s in action.option_strings}
+    flags = config_flags(load_config(path), known) if path else []
+    if parser is not None:
+        unknown = unknown_options(parser, flags)
+        if unknown:
+            keys = ", ".join(flag.lstrip("-") for flag in unknown)
+            raise UsageError(f"config {path}: unknown key(s) {keys} (keys are option names, as in --help)")
+        unknown = unknown_options(parser, list(argv))
+        if unknown:
+            raise UsageError(f"unknown option(s) {', '.join(unknown)} (see --help)")
+    return flags + list(argv)

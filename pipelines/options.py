@@ -30,6 +30,18 @@ class JobOptions(PipelineOptions):
         _add_match_arguments(group)
 
 
+def option_parser() -> argparse.ArgumentParser:
+    """Every option Beam and the jobs know, as Beam gathers them (each direct subclass of
+    PipelineOptions once), for finding mistyped ones."""
+    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
+    classes = {}
+    for option_class in PipelineOptions.__subclasses__():
+        classes.setdefault(str(option_class), option_class)
+    for option_class in classes.values():
+        option_class._add_argparse_args(parser)
+    return parser
+
+
 def print_help(prog: str, description: str, *option_classes) -> None:
     """--help of a job: its own options and the shared ones (Beam's options are not listed)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
@@ -72,10 +84,12 @@ def match_settings(options) -> MatchSettings:
 
 
 def show_progress() -> None:
-    """Progress lines of the workers (in this process on the DirectRunner) on stderr."""
+    """Progress lines of the workers (in this process on the DirectRunner) on stderr, once: not
+    passed on to the root logger, which Beam gives a handler of its own."""
     logger = logging.getLogger("takedown_scan")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("takedown-scan: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        logger.propagate = False

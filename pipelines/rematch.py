@@ -21,7 +21,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError, expand_config
-from pipelines.options import DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, print_help, show_progress
+from pipelines.options import (
+    DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help, show_progress,
+)
 from pipelines.scan import new_run_id
 from transforms.matching.matcher import MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
@@ -116,7 +118,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if "-h" in argv or "--help" in argv:
             print_help("python -m pipelines.rematch", __doc__.split("\n\n")[0], RematchOptions, JobOptions)
             return 0
-        options = RematchOptions(expand_config(argv, DEFAULT_CONFIG))
+        options = RematchOptions(expand_config(argv, DEFAULT_CONFIG, option_parser()))
         FileSystems.set_options(options)
         plan = plan_rematch(options.view_as(JobOptions), options.since)
     except (UsageError, RegistryRefused, StoreRefused) as e:

@@ -21,7 +21,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, S3Options, SetupOptions
 
 from pipelines.config import UsageError, expand_config
-from pipelines.options import DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, print_help, show_progress
+from pipelines.options import (
+    DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help, show_progress,
+)
 from transforms.matching.matcher import MatchMedia, MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
 from transforms.media.hashing import HashMedia, HashSettings
@@ -276,7 +278,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if "-h" in argv or "--help" in argv:
             print_help("python -m pipelines.scan", __doc__.split("\n\n")[0], ScanOptions, JobOptions)
             return 0
-        scan = ScanOptions(expand_config(argv, DEFAULT_CONFIG))
+        scan = ScanOptions(expand_config(argv, DEFAULT_CONFIG, option_parser()))
         FileSystems.set_options(scan)  # the registry may be on s3:// behind --s3_endpoint_url
         plan = plan_scan(scan)
     except (UsageError, RegistryRefused, StoreRefused) as e:
@@ -297,7 +299,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if FileSystems.exists(summary_path):  # a runner that does not wait has not written it yet
         with FileSystems.open(summary_path) as f:
             print(json.dumps(json.load(f), indent=2, sort_keys=True))
-    print(f"Reports: {plan.run_dir}")
+    print(f"takedown-scan: reports: {plan.run_dir}", file=sys.stderr)
     return 0
 
 

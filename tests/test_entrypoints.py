@@ -6,18 +6,20 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import pytest
 
 from pipelines import cli, scan
 from pipelines.config import config_flags, expand_config, load_config
-from pipelines.options import JobOptions
+from pipelines.options import JobOptions, option_parser
 from tests.conftest import REPO
 
 
 def test_no_arguments_scans_the_bundled_sample(capsys):
     assert scan.main([]) == 0
-    out = capsys.readouterr().out
-    run_dir = out.strip().splitlines()[-1].removeprefix("Reports: ")
-    summary = json.loads(out[: out.rindex("}") + 1])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)  # stdout is the summary, nothing else
+    run_dir = captured.err.strip().splitlines()[-1].removeprefix("takedown-scan: reports: ")
+    assert run_dir.endswith(summary["run_id"])
     assert summary["listed"] == 6 and summary["hashed"] == 5 and summary["failed"] == 1
     assert summary["matched_objects"] == 3 and summary["matches"] == 4
     assert summary["registry_skipped_by_type"] == {"pdna": 1}
@@ -74,3 +76,37 @@ def test_a_bad_config_is_a_usage_error(tmp_path, capsys):
     config.write_text("- just\n- a list\n")
     assert scan.main([f"--config={config}"]) == 2
     assert "is not a mapping" in capsys.readouterr().err
+
+
+def test_stdout_is_the_summary_and_stderr_says_each_thing_once():
+    result = subprocess.run([sys.executable, "-m", "pipelines.scan"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["listed"] == 6
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)) and any("takedown-scan: scanning" in line for line in lines), result.stderr
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--pdq-threshold", "0", "--no-dihedral"], "--pdq-threshold, --no-dihedral"),
+    (["--mdia=/tmp/x"], "--mdia"),
+])
+def test_mistyped_options_exit_2_naming_them(argv, named, capsys):
+    assert scan.main(argv + ["--registry=r", "--output=o"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and named in err[0] and "unknown option" in err[0]
+
+
+def test_a_mistyped_config_key_exits_2_naming_it(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("pdq_treshold: 20\n")
+    assert scan.main([f"--config={config}", "--media=/tmp", "--registry=r", "--output=o"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown key(s) pdq_treshold" in err[0]
+
+
+def test_every_config_key_works_like_its_flag(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("dihedral: false\nrescan_unchanged: false\nsave_main_session: false\nmin_quality: 60\n")
+    options = scan.PipelineOptions(expand_config([f"--config={config}"], None, option_parser()))
+    assert options.view_as(JobOptions).dihedral is False and options.view_as(JobOptions).min_quality == 60
+    assert options.view_as(scan.ScanOptions).rescan_unchanged is False

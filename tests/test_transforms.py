@@ -3,20 +3,21 @@ import os
 
 import apache_beam as beam
 import numpy as np
+import pytest
 import pyarrow as pa
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import registry_csv, write
 from tests.media import encode, photo, pdq_of_rgb
-from transforms.media.hashing import HASHER_VERSION, HashObjects, HashSettings, media_hashes
+from transforms.media.hashing import HASHER_VERSION, HashObjects, HashSettings, hash_object, media_hashes
 from transforms.store.hash_store import media_of_row, object_row
 from transforms.store.split import SplitListing
 from transforms.media.images import FrameHash
 from transforms.storage.listing import ListMedia, list_local, local_version
 from transforms.storage.objects import MediaObject
 from transforms.matching.matcher import MatchHashes, MatchSettings
-from transforms.reasons import ScanError
+from transforms.reasons import MediaError, ScanError
 from transforms.registry.snapshots import Snapshot
 from transforms.schemas import HASH_SCHEMA
 
@@ -162,3 +163,16 @@ def test_hashing_reports_its_progress(tmp_path, caplog, monkeypatch):
             _ = p | beam.Create(objects) | beam.ParDo(HashObjects(HashSettings())).with_outputs("errors", main="hashes")
     lines = [r.getMessage() for r in caplog.records if r.name == "takedown_scan.progress"]
     assert lines and lines[-1].startswith("3 objects hashed, 1 failed")
+
+
+def test_error_details_are_the_same_every_run(tmp_path):
+    path = tmp_path / "x.jpg"
+    write(str(path), b"\xff\xd8\xff" + b"\x00" * 200)  # a JPEG signature, then nothing decodable
+    obj = MediaObject(str(path), "v", os.path.getsize(path))
+    details = set()
+    for _ in range(2):
+        with pytest.raises(MediaError) as failure:
+            hash_object(obj, HashSettings())
+        details.add(ScanError.of(obj.uri, obj.version, failure.value).detail)
+    (detail,) = details
+    assert "0x" not in detail and "object at" not in detail and len(detail) <= 300

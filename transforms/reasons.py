@@ -4,6 +4,7 @@ Pure functions raise `MediaError(reason, detail)`; the DoFn that calls them turn
 `ScanError` value on its tagged `errors` output. Nothing else escapes: one bad object never stops
 a run.
 """
+import re
 from typing import NamedTuple, Optional
 
 # stage -> the reasons that stage can give
@@ -42,4 +43,16 @@ class ScanError(NamedTuple):
 
     @classmethod
     def of(cls, uri: str, object_version: Optional[str], error: MediaError) -> "ScanError":
-        return cls(uri, object_version, error.stage, error.reason, error.detail[:500])
+        return cls(uri, object_version, error.stage, error.reason, stable_detail(error.detail))
+
+
+_ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
+_TEMP_PATH = re.compile(r"/tmp/[\w.-]+")
+DETAIL_CHARS = 300
+
+
+def stable_detail(detail: str) -> str:
+    """A detail that is the same every run for the same file: no memory addresses (a decoder's
+    `<_io.BytesIO object at 0x7f...>`) or temporary paths, and short."""
+    detail = _TEMP_PATH.sub("<temp>", _ADDRESS.sub(r"<\1>", detail))
+    return detail if len(detail) <= DETAIL_CHARS else detail[: DETAIL_CHARS - 3] + "..."

@@ -25,7 +25,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.storage.objects import MediaObject
-from transforms.reasons import ScanError
+from transforms.reasons import ScanError, stable_detail
 
 
 class InventoryError(Exception):
@@ -123,4 +123,4 @@ class ReadInventoryFile(beam.DoFn):
                 if obj is not None and obj.uri.startswith(self._prefix):
                     yield obj
         except Exception as e:
-            yield ScanError(inventory.uri, None, "list", "unlistable", f"inventory file: {type(e).__name__}: {e}"[:500])
+            yield ScanError(inventory.uri, None, "list", "unlistable", stable_detail(f"inventory file: {type(e).__name__}: {e}"))

@@ -12,7 +12,7 @@ import apache_beam as beam
 from transforms.storage.inventory import InventoryFile, ReadInventoryFile
 from transforms.storage.stores import Stores, StoreSettings, parse_location, walk
 from transforms.storage.objects import MediaObject, is_remote
-from transforms.reasons import ScanError
+from transforms.reasons import ScanError, stable_detail
 
 
 def local_version(stat: os.stat_result) -> str:
@@ -72,7 +72,7 @@ class _ListPrefix(beam.DoFn):
             objects, _ = self._store.list(self._location.bucket, prefix, None)
         except Exception as e:  # retried by the client; a prefix that still fails is reported
             yield ScanError(f"{self._location.scheme}://{self._location.bucket}/{prefix}", None, "list",
-                            "unlistable", f"{type(e).__name__}: {e}"[:500])
+                            "unlistable", stable_detail(f"{type(e).__name__}: {e}"))
             return
         yield from objects
 
