@@ -73,6 +73,8 @@ class ScanOptions(PipelineOptions):
                            help="Time for all tries of reading one object; then it fails as unreadable.")
         group.add_argument("--list_split_depth", type=int, default=1,
                            help="Prefix levels listed first, so that workers list the sub-prefixes in parallel.")
+        group.add_argument("--follow_symlinks", action="store_true",
+                           help="Follow symbolic links in a local --media folder (never to a path outside it).")
         group.add_argument("--rescan_unchanged", action="store_true",
                            help="Hash again objects whose version the hash store already holds.")
 
@@ -202,6 +204,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames),
             store_settings(scan),
             read_concurrency(scan),
+            scan.follow_symlinks,
         ),
         match_settings=match_settings(job),
         max_reject_share=job.max_registry_reject_share,
@@ -213,7 +216,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
 def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     run_dir, hashes_uri, previous = plan.run_dir, plan.hashes_uri, plan.previous
     objects, list_errors = p | "ListMedia" >> ListMedia(
-        scan.media, plan.hash_settings.stores, scan.list_split_depth, plan.inventory
+        scan.media, plan.hash_settings.stores, scan.list_split_depth, plan.inventory, scan.follow_symlinks
     )
     state, standing = p | "PreviousRun" >> ReadPreviousRun(hashes_uri, previous.commit, previous.withdrawn_keys)
     changed, unchanged, standing = (objects, state, standing) | "SplitListing" >> SplitListing(scan.rescan_unchanged)

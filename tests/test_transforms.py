@@ -14,7 +14,8 @@ from transforms.media.hashing import HASHER_VERSION, HashObjects, HashSettings, 
 from transforms.store.hash_store import media_of_row, object_row
 from transforms.store.split import SplitListing
 from transforms.media.images import FrameHash
-from transforms.storage.listing import ListMedia, list_local, local_version
+from transforms.storage.listing import ListMedia
+from transforms.storage.local import list_local, local_version
 from transforms.storage.objects import MediaObject
 from transforms.matching.matcher import MatchHashes, MatchSettings
 from transforms.reasons import MediaError, ScanError
@@ -98,9 +99,9 @@ def test_a_single_file_lists_itself(tmp_path):
     assert obj.size == 5 and obj.version.startswith("5-")
 
 
-def test_a_dangling_link_is_an_unlistable_object(tmp_path):
+def test_a_dangling_link_is_an_unlistable_object_when_links_are_followed(tmp_path):
     os.symlink(tmp_path / "missing.jpg", tmp_path / "link.jpg")
-    (error,) = list_local(str(tmp_path))
+    (error,) = list_local(str(tmp_path), follow_symlinks=True)
     assert isinstance(error, ScanError) and error.reason == "unlistable" and error.uri.endswith("link.jpg")
 
 

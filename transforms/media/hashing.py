@@ -41,6 +41,7 @@ class HashSettings:
     video: VideoSettings = VideoSettings()
     stores: StoreSettings = StoreSettings()
     concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
+    follow_symlinks: bool = False  # local reads: open through symbolic links (listing keeps them inside --media)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
 def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Stores] = None) -> MediaHashes:
     """Read and hash one object; every failure is a MediaError with a reason code."""
     try:
-        data = read_object(obj, settings.max_bytes, stores)
+        data = read_object(obj, settings.max_bytes, stores, settings.follow_symlinks)
     except MediaError:
         raise
     except Exception as e:  # a client's own bug must cost one object, not the run

@@ -1,45 +1,18 @@
 """List the objects to scan, each with a version that changes when its content may have.
 
-A local folder is walked by one worker. A bucket prefix is split first (objects directly under
+A local folder is walked by one worker (local.py). A bucket prefix is split first (objects directly under
 it, and its sub-prefixes `split_depth` levels down), the sub-prefixes are spread across workers
 (Reshuffle), and each is listed whole there: a bucket of millions of objects is not listed by one.
 """
-import os
-from typing import Iterator, Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import apache_beam as beam
 
 from transforms.storage.inventory import InventoryFile, ReadInventoryFile
+from transforms.storage.local import list_local
 from transforms.storage.stores import Stores, StoreSettings, parse_location, walk
-from transforms.storage.objects import MediaObject, is_remote
+from transforms.storage.objects import is_remote
 from transforms.reasons import ScanError, stable_detail
-
-
-def local_version(stat: os.stat_result) -> str:
-    return f"{stat.st_size}-{stat.st_mtime_ns}"
-
-
-def list_local(root: str) -> Iterator[Union[MediaObject, ScanError]]:
-    """Every file under a local folder (recursively, in a stable order), or the file itself."""
-    root = os.path.abspath(root)
-    if os.path.isfile(root):
-        yield _local_object(root)
-        return
-    failures = []
-    for folder, subfolders, files in os.walk(root, onerror=failures.append):
-        subfolders.sort()
-        for name in sorted(files):
-            yield _local_object(os.path.join(folder, name))
-    for error in failures:
-        yield ScanError(error.filename or root, None, "list", "unlistable", str(error))
-
-
-def _local_object(path: str) -> Union[MediaObject, ScanError]:
-    try:
-        stat = os.stat(path)
-    except OSError as e:
-        return ScanError(path, None, "list", "unlistable", f"{type(e).__name__}: {e.strerror}")
-    return MediaObject(path, local_version(stat), stat.st_size)
 
 
 class _ListPrefixes(beam.DoFn):
@@ -85,8 +58,9 @@ class ListMedia(beam.PTransform):
     """URI (or inventory files) -> MediaObjects (main output `objects`) and ScanErrors (`errors`)."""
 
     def __init__(self, media_uri: Optional[str], settings: StoreSettings = StoreSettings(), split_depth: int = 1,
-                 inventory: Sequence[InventoryFile] = ()):
+                 inventory: Sequence[InventoryFile] = (), follow_symlinks: bool = False):
         super().__init__()
+        self._follow_symlinks = follow_symlinks
         self._media_uri = media_uri
         self._settings = settings
         self._split_depth = split_depth
@@ -113,5 +87,5 @@ class ListMedia(beam.PTransform):
             near_top = top | "NearTop" >> beam.Filter(lambda item: not isinstance(item, str))
             items = (near_top, listed) | "AllListed" >> beam.Flatten()
         else:
-            items = root | "Walk" >> beam.FlatMap(list_local)
+            items = root | "Walk" >> beam.FlatMap(list_local, self._follow_symlinks)
         return items | "SplitErrors" >> beam.Map(_split_errors).with_outputs("errors", main="objects")
