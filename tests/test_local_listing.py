@@ -11,7 +11,6 @@ from tests.conftest import write
 from tests.media import encode, photo
 from transforms.reasons import MediaError, ScanError
 from transforms.storage.local import list_local, local_path, local_uri, read_local
-from transforms.storage.objects import MediaObject
 
 
 @pytest.fixture
