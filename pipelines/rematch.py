@@ -24,7 +24,7 @@ from pipelines.config import UsageError, expand_config
 from pipelines.options import (
     DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help, show_progress,
 )
-from pipelines.scan import new_run_id
+from pipelines.scan import check_writable, new_pipeline, new_run_id
 from transforms.matching.matcher import MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
 from transforms.registry.changes import registry_changes, write_entries
@@ -60,6 +60,7 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
         if not getattr(job, name):
             raise UsageError(f"--{name} is required")
     check_match_options(job)
+    check_writable(job, "--output", job.output)
     commit = latest_commit(job.hashes)
     if commit is None:
         raise UsageError(f"--hashes {job.hashes} holds no committed run to rematch")
@@ -120,6 +121,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         options = RematchOptions(expand_config(argv, DEFAULT_CONFIG, option_parser()))
         FileSystems.set_options(options)
+        p = new_pipeline(options)
         plan = plan_rematch(options.view_as(JobOptions), options.since)
     except (UsageError, RegistryRefused, StoreRefused) as e:
         print(f"takedown-scan: {e}", file=sys.stderr)
@@ -128,8 +130,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "rematching the hashes of run %s against registry version %s (%d entries); reports: %s",
         plan.commit.run_id, plan.registry.version, plan.entries_matched, plan.run_dir,
     )
-    with beam.Pipeline(options=options) as p:
-        build(p, options, plan)
+    build(p, options, plan)
+    p.run().wait_until_finish()
     summary_path = FileSystems.join(plan.run_dir, "summary.json")
     if FileSystems.exists(summary_path):
         with FileSystems.open(summary_path) as f:

@@ -169,11 +169,31 @@ def _check_media(scan: ScanOptions) -> None:
         if not os.path.exists(scan.media):
             raise UsageError(f"--media {scan.media} does not exist")
         return
+    _check_bucket(scan, "--media", scan.media)
+
+
+def _check_bucket(scan: ScanOptions, option: str, uri: str) -> None:
     try:
-        location = parse_location(scan.media)
-        Stores(store_settings(scan)).get(location.scheme).check_bucket(location.bucket)
+        location = parse_location(uri)
+        Stores(store_settings(scan.view_as(ScanOptions))).get(location.scheme).check_bucket(location.bucket)
     except (ValueError, StoreError) as e:
-        raise UsageError(f"--media {scan.media}: {e}") from None
+        raise UsageError(f"{option} {uri}: {e}") from None
+
+
+def check_writable(scan: PipelineOptions, option: str, uri: str) -> None:
+    """Where reports or hashes go must take them, checked before any media is read and without
+    writing anything: a local folder that is (or can be made in) a writable folder, or a bucket
+    that exists and answers with these credentials."""
+    if is_remote(uri):
+        _check_bucket(scan, option, uri)
+        return
+    existing = os.path.abspath(uri)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UsageError(f"{option} {uri} is not a writable folder: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {uri} is not a writable folder: {existing} is not writable")
 
 
 def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
@@ -184,6 +204,9 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
     except InventoryError as e:
         raise UsageError(str(e)) from None
     job = scan.view_as(JobOptions)
+    check_writable(scan, "--output", job.output)
+    if job.hashes:
+        check_writable(scan, "--hashes", job.hashes)
     snapshot = resolve_snapshot(job.registry)
     registry = load_registry(snapshot, job.max_registry_reject_share)
     now = now or datetime.now(timezone.utc)
@@ -260,6 +283,14 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     p | "Commit" >> WriteMarkers([report_marker(run_dir, plan.run_id), commit_marker(hashes_uri, commit)], written)
 
 
+def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """The pipeline on the runner the options name; an unknown runner is a UsageError."""
+    try:
+        return beam.Pipeline(options=options)
+    except ValueError as e:
+        raise UsageError(f"--runner: {e}") from None
+
+
 def sample_flags() -> List[str]:
     output = tempfile.mkdtemp(prefix="takedown-sample-")
     return [
@@ -283,6 +314,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         scan = ScanOptions(expand_config(argv, DEFAULT_CONFIG, option_parser()))
         FileSystems.set_options(scan)  # the registry may be on s3:// behind --s3_endpoint_url
+        p = new_pipeline(scan)
         plan = plan_scan(scan)
     except (UsageError, RegistryRefused, StoreRefused) as e:
         print(f"takedown-scan: {e}", file=sys.stderr)
@@ -291,7 +323,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         "scanning %s against registry version %s (%d entries); reports: %s",
         scan.inventory or scan.media, plan.snapshot.version, plan.registry.entries, plan.run_dir,
     )
-    p = beam.Pipeline(options=scan)
     build(p, scan, plan)
     result = p.run()
     if os.environ.get("FLEX_TEMPLATE_PYTHON_PY_FILE"):  # a Flex Template launcher submits and returns

@@ -110,3 +110,33 @@ def test_every_config_key_works_like_its_flag(tmp_path):
     options = scan.PipelineOptions(expand_config([f"--config={config}"], None, option_parser()))
     assert options.view_as(JobOptions).dihedral is False and options.view_as(JobOptions).min_quality == 60
     assert options.view_as(scan.ScanOptions).rescan_unchanged is False
+
+
+def one_line_exit_2(argv, capsys) -> str:
+    assert scan.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+SAMPLE_ARGS = [f"--media={REPO}/pipelines/sample/media", f"--registry={REPO}/pipelines/sample/registry"]
+
+
+def test_an_unknown_runner_is_one_line(tmp_path, capsys):
+    assert "Unexpected pipeline runner" in one_line_exit_2(SAMPLE_ARGS + [f"--output={tmp_path}", "--runner=NoSuchRunner"], capsys)
+
+
+def test_an_output_that_cannot_be_written_stops_the_run_before_anything_is_read(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    message = one_line_exit_2(SAMPLE_ARGS + [f"--output={tmp_path}/file/reports"], capsys)
+    assert "--output" in message and "not a writable folder" in message
+    message = one_line_exit_2(SAMPLE_ARGS + [f"--output={tmp_path}/out", f"--hashes={tmp_path}/file/h"], capsys)
+    assert "--hashes" in message and not (tmp_path / "out").exists()  # nothing written
+
+
+def test_gcs_media_without_credentials_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no gcloud application-default credentials either
+    argv = ["--media=gs://some-bucket/x", f"--registry={REPO}/pipelines/sample/registry", f"--output={tmp_path}"]
+    assert "no Google credentials" in one_line_exit_2(argv, capsys)

@@ -106,6 +106,15 @@ def test_a_missing_bucket_stops_the_run_with_one_line(scheme, s3, gcs, tmp_path,
 
 
 @pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_an_output_bucket_that_does_not_exist_stops_the_run_before_hashing(scheme, s3, gcs, corpus, capsys):
+    argv = [f"--media={corpus['media']}/unrelated", f"--registry={corpus['registry']}",
+            f"--output={scheme}://no-such-reports/nightly", f"--s3_endpoint_url={s3}"]
+    assert scan.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--output" in err and "no-such-reports does not exist" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
 def test_throttling_and_dropped_connections_lose_and_duplicate_nothing(scheme, s3, gcs, corpus, local_outcome,
                                                                         tmp_path, monkeypatch):
     upstream = s3 if scheme == "s3" else gcs

@@ -76,10 +76,15 @@ def read_with_retries(call, settings: StoreSettings, what: str, gone, transient)
 
 class GcsStore:
     def __init__(self, settings: StoreSettings):
+        from google.auth.exceptions import DefaultCredentialsError
         from google.cloud import storage  # imported here: workers that scan S3 need not load it
 
         self._settings = settings
-        self._client = storage.Client()
+        try:
+            self._client = storage.Client()
+        except DefaultCredentialsError:
+            raise StoreError("no Google credentials found (set GOOGLE_APPLICATION_CREDENTIALS, or run "
+                             "`gcloud auth application-default login`)") from None
 
     @staticmethod
     def _transient(e: Exception) -> bool:
