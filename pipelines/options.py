@@ -5,9 +5,13 @@ Beam parses every direct subclass of PipelineOptions together, so an option is d
 or in one job's own class; a job reads these through `options.view_as(JobOptions)`.
 """
 import argparse
+import glob
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from contextlib import contextmanager
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -93,3 +97,41 @@ def show_progress() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+TEMP_PREFIX = "takedown-scan-tmp-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def private_temp_dir():
+    """Run with TMPDIR (and Python's tempfile) in a folder of this process's own, removed at the
+    end: the runner's scratch folders (artifact staging, job folders) go there instead of being
+    left in /tmp. The folders of runs that were killed (their process is gone) are removed first."""
+    base = tempfile.gettempdir()
+    for stale in glob.glob(os.path.join(base, TEMP_PREFIX + "*")):
+        suffix = stale.rsplit("-", 1)[-1]
+        if suffix.isdigit() and not _alive(int(suffix)):
+            shutil.rmtree(stale, ignore_errors=True)
+    path = os.path.join(base, f"{TEMP_PREFIX}{os.getpid()}")
+    os.makedirs(path, exist_ok=True)
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = path, path
+    try:
+        yield path
+    finally:
+        if saved[0] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        tempfile.tempdir = saved[1]
+        shutil.rmtree(path, ignore_errors=True)

@@ -22,7 +22,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError, expand_config
 from pipelines.options import (
-    DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help, show_progress,
+    DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help,
+    private_temp_dir, show_progress,
 )
 from pipelines.scan import check_writable, new_pipeline, new_run_id
 from transforms.matching.matcher import MatchSettings, WriteMatches
@@ -131,7 +132,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         plan.commit.run_id, plan.registry.version, plan.entries_matched, plan.run_dir,
     )
     build(p, options, plan)
-    p.run().wait_until_finish()
+    with private_temp_dir():
+        p.run().wait_until_finish()
     summary_path = FileSystems.join(plan.run_dir, "summary.json")
     if FileSystems.exists(summary_path):
         with FileSystems.open(summary_path) as f:

@@ -22,7 +22,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, S3Options, Set
 
 from pipelines.config import UsageError, expand_config
 from pipelines.options import (
-    DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help, show_progress,
+    DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help,
+    private_temp_dir, show_progress,
 )
 from transforms.matching.matcher import MatchMedia, MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
@@ -35,7 +36,9 @@ from transforms.storage.inventory import InventoryError, InventoryFile, read_man
 from transforms.storage.listing import ListMedia
 from transforms.storage.objects import is_remote
 from transforms.storage.stores import StoreError, Stores, StoreSettings, parse_location
-from transforms.store.commits import StoreRefused, WriteMarkers, commit_document, commit_marker, report_marker
+from transforms.store.commits import (
+    StoreRefused, WriteMarkers, clear_leftovers, commit_document, commit_marker, report_marker,
+)
 from transforms.store.hash_store import WriteHashStore
 from transforms.store.matches import ReadPreviousRun, WriteActive
 from transforms.store.previous import Previous, previous_run
@@ -323,12 +326,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         "scanning %s against registry version %s (%d entries); reports: %s",
         scan.inventory or scan.media, plan.snapshot.version, plan.registry.entries, plan.run_dir,
     )
+    for root in {scan.view_as(JobOptions).output, plan.hashes_uri}:
+        clear_leftovers(root)
     build(p, scan, plan)
-    result = p.run()
-    if os.environ.get("FLEX_TEMPLATE_PYTHON_PY_FILE"):  # a Flex Template launcher submits and returns
-        print(f"Submitted; reports: {plan.run_dir}", file=sys.stderr)
-        return 0
-    result.wait_until_finish()
+    with private_temp_dir():
+        result = p.run()
+        if os.environ.get("FLEX_TEMPLATE_PYTHON_PY_FILE"):  # a Flex Template launcher submits and returns
+            print(f"Submitted; reports: {plan.run_dir}", file=sys.stderr)
+            return 0
+        result.wait_until_finish()
     summary_path = FileSystems.join(plan.run_dir, "summary.json")
     if FileSystems.exists(summary_path):  # a runner that does not wait has not written it yet
         with FileSystems.open(summary_path) as f:

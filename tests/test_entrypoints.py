@@ -11,7 +11,7 @@ import pytest
 from pipelines import cli, scan
 from pipelines.config import config_flags, expand_config, load_config
 from pipelines.options import JobOptions, option_parser
-from tests.conftest import REPO
+from tests.conftest import REPO, write
 
 
 def test_no_arguments_scans_the_bundled_sample(capsys):
@@ -140,3 +140,17 @@ def test_gcs_media_without_credentials_is_one_line(tmp_path, capsys, monkeypatch
     monkeypatch.setenv("HOME", str(tmp_path))  # no gcloud application-default credentials either
     argv = ["--media=gs://some-bucket/x", f"--registry={REPO}/pipelines/sample/registry", f"--output={tmp_path}"]
     assert "no Google credentials" in one_line_exit_2(argv, capsys)
+
+
+def test_a_run_leaves_no_temporary_folders_and_clears_what_a_killed_one_left(tmp_path):
+    scratch, output = tmp_path / "tmp", tmp_path / "out"
+    scratch.mkdir()
+    killed = output / "run=20261130T010000Z-abcdef" / "matches" / "beam-temp-part-0123"
+    write(str(killed / "part-0.parquet"), b"half a file")
+    (scratch / "takedown-scan-tmp-999999999").mkdir()  # a killed run's scratch folder (no such process)
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    argv = [sys.executable, "-m", "pipelines.scan", *SAMPLE_ARGS, f"--output={output}"]
+    assert subprocess.run(argv, cwd=REPO, env=env, capture_output=True).returncode == 0
+    assert list(scratch.iterdir()) == []
+    assert not killed.exists() and killed.parent.exists()
+    assert not glob.glob(str(output / "**" / "beam-temp*"), recursive=True)

@@ -6,6 +6,7 @@ version and files matched against) and `OUTPUT/run=R/_SUCCESS`. A run killed hal
 whose writes failed, leaves no marker: later runs ignore what it wrote and hash its objects again.
 """
 import json
+import os
 import posixpath
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -65,6 +66,21 @@ def latest_commit(hashes_uri: str) -> Optional[Commit]:
         raise
     except Exception as e:
         raise StoreRefused(f"hash store commit {path} cannot be read: {type(e).__name__}: {e}") from None
+
+
+def clear_leftovers(root: str) -> int:
+    """Remove the temporary files (`beam-temp-*`) that runs killed while writing left under
+    ROOT/run=*/PART/; returns how many. A finished write removes its own."""
+    leftovers = [m for m in _matching(FileSystems.join(root, "run=*", "*", "beam-temp-*", "*"))]
+    if leftovers:
+        FileSystems.delete(leftovers)
+    for folder in {posixpath.dirname(path) for path in leftovers}:
+        if "://" not in folder:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
+    return len(leftovers)
 
 
 def commit_document(run_id: str, registry_version: str, registry_files: Sequence[str]) -> Dict:
