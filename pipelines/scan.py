@@ -61,6 +61,9 @@ class ScanOptions(PipelineOptions):
                            help="Larger objects fail with too_large.")
         group.add_argument("--max_pixels", type=int, default=HashSettings.max_pixels,
                            help="Larger images fail with too_many_pixels, before decoding.")
+        group.add_argument("--max_total_pixels", type=int, default=HashSettings.max_total_pixels,
+                           help="Animated and multi-page images with more pixels in all their frames fail with "
+                                "too_many_pixels, before decoding.")
         group.add_argument("--video_sample_seconds", type=float, default=VideoSettings.sample_seconds,
                            help="Besides keyframes, hash one video frame per this many seconds (0: keyframes only).")
         group.add_argument("--max_video_seconds", type=float, default=VideoSettings.max_seconds,
@@ -126,8 +129,8 @@ def check_options(scan: ScanOptions) -> None:
         _check_media(scan)
     check_match_options(job)
     check_packaging(scan)
-    if scan.max_object_bytes <= 0 or scan.max_pixels <= 0:
-        raise UsageError("--max_object_bytes and --max_pixels must be positive")
+    if scan.max_object_bytes <= 0 or scan.max_pixels <= 0 or scan.max_total_pixels <= 0:
+        raise UsageError("--max_object_bytes, --max_pixels and --max_total_pixels must be positive")
     if (scan.read_concurrency is not None and scan.read_concurrency < 1) or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0:
         raise UsageError(
             "--read_concurrency and --read_attempts must be >= 1, --object_timeout_s > 0, --list_split_depth >= 0"
@@ -225,12 +228,13 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         registry=registry,
         inventory=inventory,
         hash_settings=HashSettings(
-            scan.max_object_bytes,
-            scan.max_pixels,
-            VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames),
-            store_settings(scan),
-            read_concurrency(scan),
-            scan.follow_symlinks,
+            max_bytes=scan.max_object_bytes,
+            max_pixels=scan.max_pixels,
+            max_total_pixels=scan.max_total_pixels,
+            video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames),
+            stores=store_settings(scan),
+            concurrency=read_concurrency(scan),
+            follow_symlinks=scan.follow_symlinks,
         ),
         match_settings=match_settings(job),
         max_reject_share=job.max_registry_reject_share,

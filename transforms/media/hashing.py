@@ -38,6 +38,7 @@ HASHER_VERSION = f"3/pdqhash-{pdqhash.__version__}"
 class HashSettings:
     max_bytes: int = 256 * 1024 * 1024
     max_pixels: int = 100_000_000
+    max_total_pixels: int = 1_000_000_000  # all frames or pages of one animated or multi-page image
     video: VideoSettings = VideoSettings()
     stores: StoreSettings = StoreSettings()
     concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
@@ -69,7 +70,7 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
     if not kind.decodable:
         raise MediaError("unsupported_type", f"{kind.format} {kind.media_type}s are not decoded")
     if kind.media_type == "image":
-        frames = hash_image(data, settings.max_pixels, settings.video.max_frames)
+        frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels)
     else:
         frames = hash_video(data, settings.video)
     return media_hashes(obj, kind.media_type, frames, digests_of(data))

@@ -29,6 +29,8 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 # Pictures whose shortest side is at least twice this are decoded at reduced scale (signals/pdq.py).
 REDUCED_SIDE = 384
+# Thinner pictures of more pixels than this are reduced along their long axis (see _reduction).
+THIN_PIXELS = 16_000_000
 
 # Modes whose samples are wider than 8 bits: scaled to 0..255 before hashing (see _rgb_array).
 _WIDE_MODES = {"I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
@@ -112,22 +114,49 @@ def _rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(_convertible(image).convert("RGB"))
 
 
+def _reduction(width: int, height: int) -> Optional[Tuple[int, int]]:
+    """(x, y) factors of a reduced decode, or None to hash the picture whole. Pictures whose
+    shortest side is at least 2 * REDUCED_SIDE are reduced evenly; a thin strip of more than
+    THIN_PIXELS is reduced along its long axis alone (decoding it whole in colour costs gigabytes)."""
+    if min(width, height) >= 2 * REDUCED_SIDE:
+        factor = min(width, height) // REDUCED_SIDE
+        return factor, factor
+    if width * height > THIN_PIXELS:
+        return (max(1, width // REDUCED_SIDE) if width >= 2 * REDUCED_SIDE else 1,
+                max(1, height // REDUCED_SIDE) if height >= 2 * REDUCED_SIDE else 1)
+    return None
+
+
 def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
-    """Luma of a large picture, decoded at reduced scale (shortest side kept >= REDUCED_SIDE):
-    JPEGs decode only their luma at 1/2, 1/4 or 1/8 scale; others are reduced by an integer box
-    after decoding. None for a picture too small to gain from it (hashed whole instead)."""
+    """Luma of a large picture (the current frame), decoded at reduced scale (sides kept >=
+    REDUCED_SIDE): JPEGs decode only their luma at 1/2, 1/4 or 1/8 scale; others are reduced by an
+    integer box after decoding. None for a picture too small to gain from it (hashed whole)."""
     width, height = image.size
-    if min(width, height) < 2 * REDUCED_SIDE:
+    factors = _reduction(width, height)
+    if factors is None:
         return None
+    even = factors[0] == factors[1]
     if image.format == "JPEG" and image.mode in ("RGB", "L", "YCbCr"):
         shortest = min(width, height)
-        image.draft("L", (width * REDUCED_SIDE // shortest, height * REDUCED_SIDE // shortest))
+        scale = REDUCED_SIDE / shortest if even else 1
+        image.draft("L", (max(1, int(width * scale)), max(1, int(height * scale))))
     _load(image)
     grey = _convertible(image).convert("L")
-    factor = min(grey.size) // REDUCED_SIDE
-    if factor >= 2:
-        grey = grey.reduce(factor)
+    if even:
+        factor = min(grey.size) // REDUCED_SIDE
+        factors = (factor, factor)
+    if max(factors) >= 2:
+        grey = grey.reduce(factors)
     return np.asarray(grey, dtype=np.float32)
+
+
+def _frame_hashes(image: Image.Image, time_s: Optional[float] = None) -> List[FrameHash]:
+    """PDQ hashes of the current frame: from a reduced decode when it is large, else whole."""
+    width, height = image.size
+    luma = _reduced_luma(image)
+    if luma is None:
+        return picture_hashes(decode_rgb(image), time_s)
+    return luma_hashes(luma, height, width, time_s)
 
 
 def luma_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Optional[float] = None) -> List[FrameHash]:
@@ -153,25 +182,50 @@ def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None, full_size=No
     return luma_hashes(luma, *(full_size or luma.shape), time_s)
 
 
-def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000) -> List[FrameHash]:
-    """PDQ hashes of an image file's bytes: its picture (and trimmed variant), or for an animated
-    image each frame's, timed by the frame durations. Raises MediaError with a reason code."""
-    image = open_image(data, max_pixels)
-    frame_count = getattr(image, "n_frames", 1)
-    if frame_count <= 1:
-        width, height = image.size
-        luma = _reduced_luma(image)
-        if luma is None:  # small enough to hash whole
-            return picture_hashes(decode_rgb(image))
-        return luma_hashes(luma, height, width)
-    if frame_count > max_frames:
-        raise MediaError("too_long", f"{frame_count} frames > limit {max_frames}")
-    hashes, time_s = [], 0.0
+# Animated formats whose every frame is drawn on the whole canvas: a frame's size is the canvas's.
+_CANVAS_FORMATS = {"GIF", "PNG", "WEBP"}
+
+
+def _frame_sizes(image: Image.Image, frame_count: int) -> List[Tuple[int, int]]:
+    """Every frame's (or page's) size, without decoding any: the canvas for animations, each
+    page's header for multi-page files (TIFF)."""
+    if image.format in _CANVAS_FORMATS:
+        return [image.size] * frame_count
+    sizes = []
     for index in range(frame_count):
         try:
             image.seek(index)
         except EOFError as e:
             raise MediaError("truncated", f"frame {index} of {frame_count} is missing: {e}") from None
-        hashes.extend(picture_hashes(decode_rgb(image), round(time_s, 3)))
+        except (OSError, SyntaxError, ValueError) as e:
+            raise MediaError("corrupt", f"frame {index}: {type(e).__name__}: {e}") from None
+        sizes.append(image.size)
+    image.seek(0)
+    return sizes
+
+
+def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_pixels: Optional[int] = None) -> List[FrameHash]:
+    """PDQ hashes of an image file's bytes: its picture (and trimmed variant), or for an animated
+    or multi-page image each frame's, timed by the frame durations. Every frame is checked against
+    `max_pixels`, and all of them together against `max_total_pixels`, before any is decoded.
+    Raises MediaError with a reason code."""
+    image = open_image(data, max_pixels)
+    frame_count = getattr(image, "n_frames", 1)
+    if frame_count <= 1:
+        return _frame_hashes(image)
+    if frame_count > max_frames:
+        raise MediaError("too_long", f"{frame_count} frames > limit {max_frames}")
+    sizes = _frame_sizes(image, frame_count)
+    for index, (width, height) in enumerate(sizes):
+        if width * height > max_pixels:
+            raise MediaError("too_many_pixels", f"frame {index}: {width} x {height} = {width * height} pixels > "
+                                                f"limit {max_pixels}")
+    total = sum(width * height for width, height in sizes)
+    if max_total_pixels is not None and total > max_total_pixels:
+        raise MediaError("too_many_pixels", f"{frame_count} frames of {total} pixels in all > limit {max_total_pixels}")
+    hashes, time_s = [], 0.0
+    for index in range(frame_count):
+        image.seek(index)
+        hashes.extend(_frame_hashes(image, round(time_s, 3)))
         time_s += image.info.get("duration", 0) / 1000.0
     return hashes
