@@ -38,7 +38,7 @@ def groups(photos: int, conformance: str):
         path = os.path.join(conformance, "video", clip + ".mp4")
         if os.path.exists(path):
             with open(path, "rb") as f:
-                yield clip, hash_video(f.read(), VideoSettings(sample_seconds=0.5))
+                yield clip, hash_video(f.read(), VideoSettings(sample_seconds=0.5)).frames
 
 
 def main(argv=None) -> int:

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     results = {}
     for label, sample in MODES.items():
         start = time.process_time()
-        hashed = sum(len({h.time_s for h in hash_video(c, VideoSettings(sample_seconds=sample))}) for c in clips)
+        hashed = sum(len({h.time_s for h in hash_video(c, VideoSettings(sample_seconds=sample)).frames}) for c in clips)
         results[label] = (hashed, time.process_time() - start)
     baseline = video_seconds / results["every frame (1/30)"][1]
     for label, (hashed, cpu) in results.items():

@@ -76,7 +76,7 @@ def main(argv=None) -> int:
           f"{'as is: matched/registry':>24}  verdict")
     for name in sorted(f for f in os.listdir(folder) if f.endswith(".mp4")):
         with open(os.path.join(folder, name), "rb") as f:
-            frames = hash_video(f.read(), VideoSettings(sample_seconds=args.sample_seconds))
+            frames = hash_video(f.read(), VideoSettings(sample_seconds=args.sample_seconds)).frames
         bits = bits_from_reference(frames, reference_frames(folder, name[:-4]))
         media = media_hashes(MediaObject(name, "", None), "video", frames, {})
         as_is = media_hashes(MediaObject(name, "", None), "video", [f for f in frames if f.variant == "original"], {})

@@ -16,7 +16,7 @@ def times(hashes, variant="original"):
 
 
 def test_keyframes_only():
-    hashes = hash_video(CLIP, VideoSettings(sample_seconds=0))
+    hashes = hash_video(CLIP, VideoSettings(sample_seconds=0)).frames
     assert times(hashes) == [0.0, 1.0, 2.0]
     for h in hashes:
         frame = FRAMES[int(round(h.time_s * 10))]
@@ -25,26 +25,26 @@ def test_keyframes_only():
 
 def test_sampling_adds_frames_between_sparse_keyframes():
     sparse = encode_clip(FRAMES)  # one keyframe, at the start
-    assert times(hash_video(sparse, VideoSettings(sample_seconds=0))) == [0.0]
-    assert times(hash_video(sparse, VideoSettings(sample_seconds=0.5))) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert times(hash_video(sparse, VideoSettings(sample_seconds=0)).frames) == [0.0]
+    assert times(hash_video(sparse, VideoSettings(sample_seconds=0.5)).frames) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
 
 
 @pytest.mark.parametrize("fmt, codec", [("matroska", "libx264"), ("webm", "libvpx-vp9"), ("avi", "mpeg4"), ("mov", "libx264")])
 def test_other_containers(fmt, codec):
-    hashes = hash_video(encode_clip(FRAMES[:10], fmt=fmt, codec=codec), VideoSettings(sample_seconds=0))
+    hashes = hash_video(encode_clip(FRAMES[:10], fmt=fmt, codec=codec), VideoSettings(sample_seconds=0)).frames
     assert times(hashes)[0] == 0.0 and all(h.quality >= 50 for h in hashes)
 
 
 def test_rotation_metadata_is_applied():
     upright = np.asarray(FRAMES[0])
     stored = [f.rotate(-90, expand=True) for f in FRAMES[:10]]  # turned clockwise on disk
-    hashes = hash_video(encode_clip(stored, rotation=90), VideoSettings(sample_seconds=0))
+    hashes = hash_video(encode_clip(stored, rotation=90), VideoSettings(sample_seconds=0)).frames
     assert PDQ.distance(hashes[0].pdq, pdq_of_rgb(upright).pdq) <= 12
 
 
 def test_barred_frames_get_a_trimmed_variant():
     barred = encode_clip([with_bars(f, 320, 320) for f in FRAMES], gop=10)
-    hashes = hash_video(barred, VideoSettings(sample_seconds=0))
+    hashes = hash_video(barred, VideoSettings(sample_seconds=0)).frames
     assert times(hashes, "trimmed") == [0.0, 1.0, 2.0]
     trimmed = [h for h in hashes if h.variant == "trimmed"][0]
     assert PDQ.distance(trimmed.pdq, pdq_of_rgb(np.asarray(FRAMES[0])).pdq) <= 16
@@ -52,9 +52,9 @@ def test_barred_frames_get_a_trimmed_variant():
 
 def test_long_videos_are_refused():
     with pytest.raises(MediaError, match="too_long"):
-        hash_video(CLIP, VideoSettings(max_seconds=2.0))
+        hash_video(CLIP, VideoSettings(max_seconds=2.0)).frames
     with pytest.raises(MediaError, match="too_long"):
-        hash_video(CLIP, VideoSettings(sample_seconds=0.1, max_frames=5))
+        hash_video(CLIP, VideoSettings(sample_seconds=0.1, max_frames=5)).frames
 
 
 def audio_only() -> bytes:
@@ -86,5 +86,62 @@ def audio_only() -> bytes:
 )
 def test_bad_videos_fail_with_a_reason(data, reason):
     with pytest.raises(MediaError) as caught:
-        hash_video(data, VideoSettings())
+        hash_video(data, VideoSettings()).frames
     assert caught.value.reason == reason, caught.value.detail
+
+
+def two_streams(first, second, fps: int = 10) -> bytes:
+    """An MP4 with two video streams: `first` in stream 0, `second` in stream 1."""
+    import io
+
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        streams = []
+        for frames in (first, second):
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height = frames[0].size
+            stream.pix_fmt = "yuv420p"
+            streams.append((stream, frames))
+        for stream, frames in streams:
+            for frame in frames:
+                for packet in stream.encode(av.VideoFrame.from_image(frame)):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    return out.getvalue()
+
+
+def test_every_video_stream_is_hashed():
+    hidden = clip_frames(99, seconds=1.0)
+    data = two_streams(FRAMES[:10], hidden)
+    found = hash_video(data, VideoSettings(sample_seconds=0.5)).frames
+    reference = pdq_of_rgb(np.asarray(hidden[0])).pdq
+    assert min(PDQ.distance(h.pdq, reference) for h in found) <= 12  # the picture shown in stream 1 only
+
+
+def faststart(frames, path) -> bytes:
+    """An MP4 with its index (moov) before the media data, as web uploads are (ffmpeg moves it
+    there by rewriting the file, so it is made on disk)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height = frames[0].size
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_image(frame)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path.read_bytes()
+
+
+def test_a_video_cut_short_with_its_index_in_front_is_hashed_as_partial(tmp_path):
+    whole = faststart(clip_frames(5, seconds=4.0), tmp_path / "clip.mp4")
+    assert whole[4:8] == b"ftyp" and b"moov" in whole[:4096]
+    complete = hash_video(whole, VideoSettings())
+    cut = hash_video(whole[: len(whole) * 7 // 10], VideoSettings())
+    assert not complete.partial and cut.partial
+    assert 0 < len({h.time_s for h in cut.frames}) < len({h.time_s for h in complete.frames})

@@ -18,6 +18,7 @@ HASH_SCHEMA = pa.schema(
         ("hasher_version", pa.string()),
         ("hashed_at", UTC_TIMESTAMP),
         ("run_id", pa.string()),
+        ("partial", pa.bool_()),  # only part of the object could be decoded
     ]
     + [
         field
@@ -109,6 +110,7 @@ _MATCH_FIELDS = [
     ("registry_frame_share", pa.float64()),
     ("registry_version", pa.string()),
     ("found_by", pa.string()),  # hashed | new_entry | rematch
+    ("partial", pa.bool_()),  # the object could be decoded only in part (a video that ends early)
 ]
 FOUND_BY = ("hashed", "new_entry", "rematch")
 MATCH_COLUMNS = tuple(name for name, _ in _MATCH_FIELDS)

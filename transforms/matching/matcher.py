@@ -143,6 +143,7 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str,
         "registry_frame_share": match.registry_frame_share,
         "registry_version": registry.version,
         "found_by": found_by,
+        "partial": media.partial,
     }
     row.update(registry.row_metadata(match.registry_row))
     return row

@@ -7,6 +7,7 @@ for some objects hashes others meanwhile (the decoders release the GIL for most 
 """
 import collections
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
+import PIL
+import av
 import pdqhash
 
 from transforms.media.images import FrameHash, hash_image
@@ -53,27 +56,52 @@ class MediaHashes:
     object_version: str
     media_type: str  # "image" | "video"
     hashes: Mapping[str, Tuple[SignalHash, ...]]  # signal type -> its hashes of the object
+    partial: bool = False  # only part of it could be decoded (a video that ends early)
 
 
-def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], digests: Dict[str, str]) -> MediaHashes:
+def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], digests: Dict[str, str],
+                 partial: bool = False) -> MediaHashes:
     """An object's hashes: its frames' PDQ (every variant) and the digests of its bytes."""
     hashes = {PDQ.name: tuple(h for frame in frames for h in frame.signal_hashes())}
     hashes.update((name, (SignalHash(value),)) for name, value in digests.items())
-    return MediaHashes(obj.uri, obj.version, media_type, hashes)
+    return MediaHashes(obj.uri, obj.version, media_type, hashes, partial)
+
+
+_DECODER_PACKAGES = tuple(os.path.dirname(package.__file__) + os.sep for package in (PIL, av))
+
+
+def _raised_by_decoder(error: Exception) -> bool:
+    """Whether the exception came out of Pillow's or PyAV's own code (a malformed file meeting a
+    parser that does not expect it), rather than out of this project's."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and frame.tb_frame.f_code.co_filename.startswith(_DECODER_PACKAGES)
 
 
 def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHashes:
-    """Hash an object's bytes. Raises MediaError (decode stage) for what cannot be hashed."""
+    """Hash an object's bytes: hashes, or a MediaError (decode stage) for what cannot be hashed,
+    never another exception (benchmarks/fuzz.py): a decoder's parser that breaks on a malformed
+    file gives `corrupt`, anything else `hash_failed`."""
     kind = sniff(data[:HEAD_BYTES])
     if kind is None:
         raise MediaError("unsupported_type", "no image or video signature in its first bytes")
     if not kind.decodable:
         raise MediaError("unsupported_type", f"{kind.format} {kind.media_type}s are not decoded")
-    if kind.media_type == "image":
-        frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels)
-    else:
-        frames = hash_video(data, settings.video)
-    return media_hashes(obj, kind.media_type, frames, digests_of(data))
+    partial = False
+    try:
+        if kind.media_type == "image":
+            frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels)
+        else:
+            frames, partial = hash_video(data, settings.video)
+    except MediaError:
+        raise
+    except MemoryError:
+        raise MediaError("too_many_pixels", "ran out of memory while decoding") from None
+    except Exception as e:
+        reason = "corrupt" if _raised_by_decoder(e) else "hash_failed"
+        raise MediaError(reason, f"{type(e).__name__} while decoding: {e}") from None
+    return media_hashes(obj, kind.media_type, frames, digests_of(data), partial)
 
 
 def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Stores] = None) -> MediaHashes:
@@ -84,12 +112,7 @@ def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Store
         raise
     except Exception as e:  # a client's own bug must cost one object, not the run
         raise MediaError("unreadable", f"{type(e).__name__}: {e}") from None
-    try:
-        return hash_media(obj, data, settings)
-    except MediaError:
-        raise
-    except Exception as e:  # a decoder's own bug must cost one object, not the run
-        raise MediaError("hash_failed", f"{type(e).__name__}: {e}") from None
+    return hash_media(obj, data, settings)
 
 
 PROGRESS = logging.getLogger("takedown_scan.progress")

@@ -1,5 +1,6 @@
 """Video bytes in, frame PDQ hashes out, decoded with PyAV from memory (no temporary files).
 
+Every video stream is hashed (a picture may be shown in a second stream), under one budget.
 Every keyframe is hashed (the decoder skips the others, which is cheap); with `sample_seconds`
 > 0 every frame is decoded and one frame per `sample_seconds` is hashed as well, the vPDQ way,
 for videos whose keyframes are sparse. Rotation metadata is applied (the display matrix's angle is counter-clockwise). Limits: `max_seconds` of
@@ -9,7 +10,7 @@ video (from the container, and again while decoding: a stream may lie about its 
 import io
 import math
 from dataclasses import dataclass
-from typing import List
+from typing import List, NamedTuple, Optional
 
 import av
 import numpy as np
@@ -17,6 +18,12 @@ import numpy as np
 from transforms.media.images import REDUCED_SIDE, FrameHash, picture_hashes
 from transforms.reasons import MediaError
 from transforms.media.sniffing import HEAD_BYTES, sniff
+
+
+# Decoder threads per stream: bounded, so that objects in flight do not each start a thread per core.
+DECODER_THREADS = 2
+# A video whose frames stop before this share of its stated duration (less a second) is partial.
+PARTIAL_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -65,43 +72,74 @@ def frame_hashes(frame: av.VideoFrame, time_s: float) -> List[FrameHash]:
     return picture_hashes(rgb, time_s, (full_height, full_width))
 
 
-def hash_video(data: bytes, settings: VideoSettings) -> List[FrameHash]:
-    """PDQ hashes (with trimmed variants) of the video's keyframes and sampled frames."""
+@dataclass
+class _Budget:
+    """What all the video streams of one container may spend together."""
+
+    frames: int
+    hashes: List[FrameHash]
+
+
+def _stream_hashes(data: bytes, index: int, settings: VideoSettings, budget: _Budget) -> Optional[float]:
+    """Hash video stream `index` into budget.hashes; returns the time of its last decoded frame."""
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, ValueError, IndexError) as e:
         raise _failure(data, e, "open") from None
     with container:
-        if not container.streams.video:
-            raise MediaError("no_video_stream", "the file holds no video stream (audio only?)")
-        stream = container.streams.video[0]
-        if container.duration and container.duration / av.time_base > settings.max_seconds:
-            raise MediaError(
-                "too_long", f"{container.duration / av.time_base:.0f} s > limit {settings.max_seconds:.0f} s"
-            )
+        stream = container.streams.video[index]
         stream.thread_type = "AUTO"
+        stream.thread_count = DECODER_THREADS
         sampling = settings.sample_seconds > 0
         if not sampling:
             stream.codec_context.skip_frame = "NONKEY"
-        hashes: List[FrameHash] = []
-        frames = 0
-        next_sample = 0.0
+        next_sample, last = 0.0, None
         try:
-            for index, frame in enumerate(container.decode(stream)):
-                time_s = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 30)
+            for number, frame in enumerate(container.decode(stream)):
+                time_s = float(frame.time) if frame.time is not None else number / float(stream.average_rate or 30)
                 if time_s > settings.max_seconds:
                     raise MediaError("too_long", f"frames beyond {settings.max_seconds:.0f} s")
+                last = time_s
                 sampled = sampling and time_s >= next_sample
                 if sampled:
                     next_sample = (math.floor(time_s / settings.sample_seconds) + 1) * settings.sample_seconds
                 if not (frame.key_frame or sampled):
                     continue
-                frames += 1
-                if frames > settings.max_frames:
+                budget.frames += 1
+                if budget.frames > settings.max_frames:
                     raise MediaError("too_long", f"more than {settings.max_frames} frames to hash")
-                hashes.extend(frame_hashes(frame, round(time_s, 3)))
+                budget.hashes.extend(frame_hashes(frame, round(time_s, 3)))
         except av.FFmpegError as e:
-            raise _failure(data, e, f"decoding frame {frames}") from None
-    if not hashes:
+            if not budget.hashes:
+                raise _failure(data, e, f"decoding frame {budget.frames}") from None
+            return last  # hashed up to here: a partial decode
+        return last
+
+
+class VideoHashes(NamedTuple):
+    frames: List[FrameHash]
+    partial: bool  # only part of the video could be decoded
+
+
+def hash_video(data: bytes, settings: VideoSettings) -> VideoHashes:
+    """PDQ hashes (with trimmed variants) of the keyframes and sampled frames of every video
+    stream, within one budget of frames and seconds for all of them; and whether the video was
+    only partly decoded (the file ends early, or decoding stopped well before its duration)."""
+    try:
+        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+    except (av.FFmpegError, ValueError, IndexError) as e:
+        raise _failure(data, e, "open") from None
+    with container:
+        streams = len(container.streams.video)
+        duration = container.duration / av.time_base if container.duration else None
+    if not streams:
+        raise MediaError("no_video_stream", "the file holds no video stream (audio only?)")
+    if duration and duration > settings.max_seconds:
+        raise MediaError("too_long", f"{duration:.0f} s > limit {settings.max_seconds:.0f} s")
+    budget = _Budget(0, [])
+    last_times = [_stream_hashes(data, index, settings, budget) for index in range(streams)]
+    if not budget.hashes:
         raise _failure(data, ValueError("no decodable frame"), "decode")
-    return hashes
+    decoded = max((t for t in last_times if t is not None), default=0.0)
+    short = duration is not None and decoded < duration * PARTIAL_SHARE - 1.0
+    return VideoHashes(budget.hashes, short or _iso_truncated(data))

@@ -34,6 +34,7 @@ def object_row(media: MediaHashes, run_id: str, hashed_at, hasher_version: str =
         "hasher_version": hasher_version,
         "hashed_at": hashed_at,
         "run_id": run_id,
+        "partial": media.partial,
     }
     for name in SIGNALS:
         hashes = media.hashes.get(name, ())
@@ -55,7 +56,7 @@ def media_of_row(row: Dict) -> MediaHashes:
                 values, row[f"{name}_variant"], row[f"{name}_quality"], row[f"{name}_time_s"]
             )
         )
-    return MediaHashes(row["uri"], row["object_version"], row["media_type"], hashes)
+    return MediaHashes(row["uri"], row["object_version"], row["media_type"], hashes, bool(row.get("partial")))
 
 
 def state_row(media: MediaHashes, run_id: str, hasher_version: str = HASHER_VERSION) -> Dict:
