@@ -8,7 +8,9 @@ EXIF orientation is not applied: the PDQ reference hashers (the C++ and Python i
 that registries use) hash the stored pixels, so a registry hash of a file describes the file as
 stored. See README ("EXIF orientation").
 """
+import contextlib
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
@@ -31,6 +33,9 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 REDUCED_SIDE = 384
 # Thinner pictures of more pixels than this are reduced along their long axis (see _reduction).
 THIN_PIXELS = 16_000_000
+# Decodes of pictures over THIN_PIXELS at once per process: each may take up to about 1.1 GB.
+LARGE_DECODES = 2
+_LARGE_DECODES = threading.BoundedSemaphore(LARGE_DECODES)
 
 # Modes whose samples are wider than 8 bits: scaled to 0..255 before hashing (see _rgb_array).
 _WIDE_MODES = {"I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
@@ -151,11 +156,14 @@ def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
 
 
 def _frame_hashes(image: Image.Image, time_s: Optional[float] = None) -> List[FrameHash]:
-    """PDQ hashes of the current frame: from a reduced decode when it is large, else whole."""
+    """PDQ hashes of the current frame: from a reduced decode when it is large, else whole.
+    Frames of more than THIN_PIXELS wait for one of LARGE_DECODES (a process's threads decode
+    at most that many at once, so that objects in flight cannot add up past a worker's memory)."""
     width, height = image.size
-    luma = _reduced_luma(image)
-    if luma is None:
-        return picture_hashes(decode_rgb(image), time_s)
+    with _LARGE_DECODES if width * height > THIN_PIXELS else contextlib.nullcontext():
+        luma = _reduced_luma(image)
+        if luma is None:
+            return picture_hashes(decode_rgb(image), time_s)
     return luma_hashes(luma, height, width, time_s)
 
 
