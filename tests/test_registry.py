@@ -155,3 +155,13 @@ def test_files_of_one_snapshot_are_combined(tmp_path):
     registry = load_registry(Snapshot("v", (a, b)))
     assert registry.entry_ids == ["E-1", "E-2"]
     assert registry.row_metadata(1) == {"source": None, "member_id": None}
+
+
+def test_metadata_columns_that_would_share_an_output_name_keep_their_own_values(tmp_path):
+    rows = [("E1", "pdq", PDQ, "https://a/1", "https://b/1"), ("E2", "md5", MD5, "https://a/2", "https://b/2")]
+    path = csv_file(tmp_path, rows, columns=("entry_id", "signal_type", "signal_value", "uri", "entry_uri"))
+    registry = load_registry(Snapshot("v", (path,)))
+    assert registry.metadata_columns == ("entry_uri", "entry_entry_uri")
+    assert registry.row_metadata(0) == {"entry_uri": "https://a/1", "entry_entry_uri": "https://b/1"}
+    assert registry.row_metadata(1) == {"entry_uri": "https://a/2", "entry_entry_uri": "https://b/2"}
+

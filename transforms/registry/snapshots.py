@@ -58,6 +58,7 @@ class Registry:
     signal_types: List[str] = field(default_factory=list)
     signal_values: List[str] = field(default_factory=list)
     metadata: Dict[str, List[Optional[str]]] = field(default_factory=dict)  # output name -> values
+    column_names: Dict[str, str] = field(default_factory=dict)  # registry column -> its output name
     rejects: List[Reject] = field(default_factory=list)
     skipped_by_type: Counter = field(default_factory=Counter)
 
@@ -231,8 +232,14 @@ def _add_row(registry: Registry, path: str, line: int, row: Dict[str, Optional[s
     for column, cell in row.items():
         if column in REQUIRED_COLUMNS:
             continue
-        values = registry.metadata.setdefault(metadata_column_name(column), [None] * row_index)
-        values.append(cell if cell != "" else None)
+        name = registry.column_names.get(column)
+        if name is None:  # a column seen for the first time: its own output name, padded so far
+            name = metadata_column_name(column)
+            while name in registry.metadata:  # `uri` and `entry_uri` must not share one
+                name = f"entry_{name}"
+            registry.column_names[column] = name
+            registry.metadata[name] = [None] * row_index
+        registry.metadata[name].append(cell if cell != "" else None)
     for values in registry.metadata.values():  # columns this row's file does not have
         if len(values) == row_index:
             values.append(None)
