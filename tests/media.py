@@ -91,6 +91,29 @@ def with_bars(frame: Image.Image, width: int, height: int, colour=(0, 0, 0)) -> 
     return canvas
 
 
+def _mux(container, frames_per_stream, fps: int, codec: str = "libx264", options=None, gop: int = 0,
+         rotation: int = 0) -> None:
+    """Encode each list of frames (PIL images of one size) as a video stream of the container."""
+    import av
+
+    streams = []
+    for frames in frames_per_stream:
+        stream = container.add_stream(codec, rate=fps, options=options or {})
+        stream.width, stream.height = frames[0].size
+        stream.pix_fmt = "yuv420p"
+        if gop:
+            stream.codec_context.gop_size = gop
+        if rotation:
+            stream.set_display_rotation(rotation)
+        streams.append((stream, frames))
+    for stream, frames in streams:
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_image(frame)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 def encode_clip(frames, fps: int = 10, fmt: str = "mp4", codec: str = "libx264", crf: int = 23,
                 rotation: int = 0, gop: int = 0) -> bytes:
     """Frames (PIL images of one size) -> video bytes, made in memory with PyAV."""
@@ -98,19 +121,28 @@ def encode_clip(frames, fps: int = 10, fmt: str = "mp4", codec: str = "libx264",
 
     out = io.BytesIO()
     with av.open(out, "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=fps, options={"crf": str(crf)} if codec == "libx264" else {})
-        stream.width, stream.height = frames[0].size
-        stream.pix_fmt = "yuv420p"
-        if gop:
-            stream.codec_context.gop_size = gop
-        if rotation:
-            stream.set_display_rotation(rotation)
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_image(frame)):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        _mux(container, [frames], fps, codec, {"crf": str(crf)} if codec == "libx264" else {}, gop, rotation)
     return out.getvalue()
+
+
+def two_streams(first, second, fps: int = 10) -> bytes:
+    """An MP4 with two video streams: `first` in stream 0, `second` in stream 1."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        _mux(container, [first, second], fps)
+    return out.getvalue()
+
+
+def faststart(frames, path) -> bytes:
+    """An MP4 with its index (moov) before the media data, as web uploads are (ffmpeg moves it
+    there by rewriting the file, so it is made on disk at `path`)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
+        _mux(container, [frames], 10)
+    return path.read_bytes()
 
 
 def mp4_clip(seconds: float = 1.0, fps: int = 10, size=(160, 120), seed: int = 0) -> bytes:

@@ -7,7 +7,6 @@ import glob
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -16,9 +15,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from tests.conftest import REPO, registry_csv, write
-from tests.media import clip_frames, encode, pdq_of_rgb, photo
+from tests.media import clip_frames, encode, faststart, pdq_of_rgb, photo, two_streams
 from tests.test_bombs import gif_of_dots, strip, tiff_with_a_big_page
-from tests.test_video_hashing import faststart, two_streams
+from tests.test_local_listing import add_special_entries
 
 
 def test_everything_hostile_at_once(tmp_path):
@@ -28,13 +27,7 @@ def test_everything_hostile_at_once(tmp_path):
     with open(os.path.join(os.fsencode(media), b"upload_\xfe\xff.jpg"), "wb") as f:
         f.write(encode(registered[702], "PNG"))
     write(str(outside / "secret.jpg"), encode(registered[701], "JPEG"))
-    os.mkfifo(media / "x.jpg")
-    with socket.socket(socket.AF_UNIX) as s:
-        s.bind(str(media / "sock.jpg"))
-    os.symlink(media / "plain.jpg", media / "link-in.jpg")
-    os.symlink(outside / "secret.jpg", media / "link-out.jpg")
-    os.symlink("/dev/zero", media / "zero.jpg")
-    os.symlink(outside, media / "folder-out")
+    add_special_entries(media, outside)
     write(str(media / "bombs" / "dots-20.gif"), gif_of_dots(9999, 9999, 20))
     write(str(media / "bombs" / "dots-2.gif"), gif_of_dots(9999, 9999, 2))
     write(str(media / "bombs" / "pages.tif"), tiff_with_a_big_page(12000))

@@ -13,6 +13,18 @@ from transforms.reasons import MediaError, ScanError
 from transforms.storage.local import list_local, local_path, local_uri, read_local
 
 
+def add_special_entries(media, outside) -> None:
+    """A FIFO, a socket, and links: to media/plain.jpg, to outside/secret.jpg, to /dev/zero, to the
+    outside folder."""
+    os.mkfifo(media / "x.jpg")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(media / "sock.jpg"))
+    os.symlink(media / "plain.jpg", media / "link-in.jpg")
+    os.symlink(outside / "secret.jpg", media / "link-out.jpg")
+    os.symlink("/dev/zero", media / "zero.jpg")
+    os.symlink(outside, media / "folder-out")
+
+
 @pytest.fixture
 def hostile(tmp_path):
     media, outside = tmp_path / "media", tmp_path / "outside"
@@ -20,14 +32,8 @@ def hostile(tmp_path):
     write(str(media / "plain.jpg"), picture)
     write(str(outside / "secret.jpg"), picture)
     write(str(media / "sub" / "inner.jpg"), picture)
-    os.mkfifo(media / "x.jpg")
-    with socket.socket(socket.AF_UNIX) as s:
-        s.bind(str(media / "sock.jpg"))
-    os.symlink(media / "plain.jpg", media / "link-in.jpg")
-    os.symlink(outside / "secret.jpg", media / "link-out.jpg")
-    os.symlink("/dev/zero", media / "zero.jpg")
+    add_special_entries(media, outside)
     os.symlink(media / "sub", media / "folder-link")
-    os.symlink(outside, media / "folder-out")
     with open(os.path.join(os.fsencode(media), b"upload_\xfe\xff.jpg"), "wb") as f:
         f.write(picture)
     write(str(media / "100%.jpg"), picture)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tests.media import clip_frames, encode_clip, with_bars, pdq_of_rgb
+from tests.media import clip_frames, encode_clip, faststart, pdq_of_rgb, two_streams, with_bars
 from transforms.reasons import MediaError
 from transforms.signals.pdq import PDQ
 from transforms.media.videos import VideoSettings, hash_video
@@ -90,52 +90,12 @@ def test_bad_videos_fail_with_a_reason(data, reason):
     assert caught.value.reason == reason, caught.value.detail
 
 
-def two_streams(first, second, fps: int = 10) -> bytes:
-    """An MP4 with two video streams: `first` in stream 0, `second` in stream 1."""
-    import io
-
-    import av
-
-    out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
-        streams = []
-        for frames in (first, second):
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width, stream.height = frames[0].size
-            stream.pix_fmt = "yuv420p"
-            streams.append((stream, frames))
-        for stream, frames in streams:
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_image(frame)):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-    return out.getvalue()
-
-
 def test_every_video_stream_is_hashed():
     hidden = clip_frames(99, seconds=1.0)
     data = two_streams(FRAMES[:10], hidden)
     found = hash_video(data, VideoSettings(sample_seconds=0.5)).frames
     reference = pdq_of_rgb(np.asarray(hidden[0])).pdq
     assert min(PDQ.distance(h.pdq, reference) for h in found) <= 12  # the picture shown in stream 1 only
-
-
-def faststart(frames, path) -> bytes:
-    """An MP4 with its index (moov) before the media data, as web uploads are (ffmpeg moves it
-    there by rewriting the file, so it is made on disk)."""
-    import av
-
-    with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height = frames[0].size
-        stream.pix_fmt = "yuv420p"
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_image(frame)):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path.read_bytes()
 
 
 def test_a_video_cut_short_with_its_index_in_front_is_hashed_as_partial(tmp_path):
