@@ -3,6 +3,7 @@ import glob
 import json
 import os
 
+import apache_beam as beam
 import pyarrow.parquet as pq
 import pytest
 
@@ -272,3 +273,17 @@ def test_objects_from_before_versioning_are_read_by_their_etag(s3):
     assert by_key["old.jpg"].version == client.head_object(Bucket="turned-versioned", Key="old.jpg")["ETag"].strip('"')
     assert stores.read(by_key["old.jpg"], 100) == b"before"
     assert stores.read(by_key["new.jpg"], 100) == b"after"
+
+
+def test_a_failure_in_the_top_level_split_is_an_error_row_not_the_end_of_the_job(s3):
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from transforms.storage.listing import ListMedia
+
+    settings = StoreSettings(s3_endpoint_url=s3, attempts=1)
+    with TestPipeline() as p:
+        objects, errors = p | ListMedia("s3://bucket-gone-since-the-check/media", settings)
+        assert_that(objects, equal_to([]), label="objects")
+        assert_that(errors | beam.Map(lambda e: (e.uri, e.stage, e.reason)),
+                    equal_to([("s3://bucket-gone-since-the-check/media", "list", "unlistable")]), label="errors")

@@ -27,7 +27,12 @@ class _ListPrefixes(beam.DoFn):
 
     def process(self, uri: str):
         location = parse_location(uri)
-        yield from walk(self._stores.get(location.scheme), location, self._split_depth)
+        try:
+            items = list(walk(self._stores.get(location.scheme), location, self._split_depth))
+        except Exception as e:  # retried by the client; a split that still fails is reported, not fatal
+            yield ScanError(uri, None, "list", "unlistable", stable_detail(f"{type(e).__name__}: {e}"))
+            return
+        yield from items
 
 
 class _ListPrefix(beam.DoFn):
