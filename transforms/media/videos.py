@@ -80,12 +80,16 @@ class _Budget:
     hashes: List[FrameHash]
 
 
-def _stream_hashes(data: bytes, index: int, settings: VideoSettings, budget: _Budget) -> Optional[float]:
-    """Hash video stream `index` into budget.hashes; returns the time of its last decoded frame."""
+def _open(data: bytes) -> av.container.InputContainer:
     try:
-        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+        return av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, ValueError, IndexError) as e:
         raise _failure(data, e, "open") from None
+
+
+def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, budget: _Budget) -> Optional[float]:
+    """Hash video stream `index` of an open container into budget.hashes (and close the
+    container); returns the time of the stream's last decoded frame."""
     with container:
         stream = container.streams.video[index]
         stream.thread_type = "AUTO"
@@ -125,19 +129,22 @@ def hash_video(data: bytes, settings: VideoSettings) -> VideoHashes:
     """PDQ hashes (with trimmed variants) of the keyframes and sampled frames of every video
     stream, within one budget of frames and seconds for all of them; and whether the video was
     only partly decoded (the file ends early, or decoding stopped well before its duration)."""
+    container = _open(data)
+    streams = len(container.streams.video)
+    duration = container.duration / av.time_base if container.duration else None
     try:
-        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
-    except (av.FFmpegError, ValueError, IndexError) as e:
-        raise _failure(data, e, "open") from None
-    with container:
-        streams = len(container.streams.video)
-        duration = container.duration / av.time_base if container.duration else None
-    if not streams:
-        raise MediaError("no_video_stream", "the file holds no video stream (audio only?)")
-    if duration and duration > settings.max_seconds:
-        raise MediaError("too_long", f"{duration:.0f} s > limit {settings.max_seconds:.0f} s")
+        if not streams:
+            raise MediaError("no_video_stream", "the file holds no video stream (audio only?)")
+        if duration and duration > settings.max_seconds:
+            raise MediaError("too_long", f"{duration:.0f} s > limit {settings.max_seconds:.0f} s")
+    except MediaError:
+        container.close()
+        raise
     budget = _Budget(0, [])
-    last_times = [_stream_hashes(data, index, settings, budget) for index in range(streams)]
+    # The first stream is decoded from the container opened here; each further one from its own
+    # (a demuxer's packets are read once).
+    last_times = [_stream_hashes(container if index == 0 else _open(data), data, index, settings, budget)
+                  for index in range(streams)]
     if not budget.hashes:
         raise _failure(data, ValueError("no decodable frame"), "decode")
     decoded = max((t for t in last_times if t is not None), default=0.0)
