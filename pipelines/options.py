@@ -6,6 +6,7 @@ or in one job's own class; a job reads these through `options.view_as(JobOptions
 """
 import argparse
 import glob
+import json
 import logging
 import os
 import shutil
@@ -13,6 +14,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError
@@ -85,6 +87,15 @@ def check_match_options(options) -> None:
 def match_settings(options) -> MatchSettings:
     return MatchSettings(options.pdq_threshold, options.min_quality, options.min_matched_frame_share,
                          options.min_registry_frame_share, options.dihedral)
+
+
+def print_summary(run_dir: str) -> None:
+    """A run's summary.json on stdout, the jobs' only output there (a runner that does not wait
+    has not written it yet: then nothing)."""
+    path = FileSystems.join(run_dir, "summary.json")
+    if FileSystems.exists(path):
+        with FileSystems.open(path) as f:
+            print(json.dumps(json.load(f), indent=2, sort_keys=True))
 
 
 def show_progress() -> None:

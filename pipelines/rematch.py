@@ -9,7 +9,6 @@ registry root). Reports go to OUTPUT/run=RUN_ID/ as a scan's do (matches/ with f
 `rematch`, registry_rejects/, summary.json, _SUCCESS last); the hash store is not changed.
 Exit status 0 when the run finished, 2 with a one-line reason when it could not be done.
 """
-import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -23,12 +22,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.config import UsageError, expand_config
 from pipelines.options import (
     DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help,
-    private_temp_dir, show_progress,
+    print_summary, private_temp_dir, show_progress,
 )
 from pipelines.scan import check_writable, new_pipeline, new_run_id
 from transforms.matching.matcher import MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
-from transforms.registry.changes import registry_changes, write_entries
+from transforms.registry.changes import added_snapshot, registry_changes
 from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, load_registry, resolve_snapshot
 from transforms.reports.writers import WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA
@@ -50,7 +49,7 @@ class RematchPlan:
     run_dir: str
     commit: Commit
     registry: Registry
-    to_match: Snapshot  # the registry, or the snapshot of the entries added since --since
+    to_match: Optional[Snapshot]  # the registry, the entries added since --since, or None (none added)
     entries_matched: int
     settings: MatchSettings
     since: Optional[str]
@@ -74,11 +73,7 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
     if since:
         before = load_registry(resolve_snapshot(FileSystems.join(job.registry, since)), job.max_registry_reject_share)
         added = registry_changes(before, registry).added
-        entries = len(added)
-        if added:
-            to_match = write_entries(registry, added, FileSystems.join(run_dir, "new_entries", "entries.parquet"))
-        else:
-            to_match = None
+        entries, to_match = len(added), added_snapshot(registry, added, run_dir)
     return RematchPlan(run_id, now, run_dir, commit, registry, to_match, entries, match_settings(job), since)
 
 
@@ -134,10 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     build(p, options, plan)
     with private_temp_dir():
         p.run().wait_until_finish()
-    summary_path = FileSystems.join(plan.run_dir, "summary.json")
-    if FileSystems.exists(summary_path):
-        with FileSystems.open(summary_path) as f:
-            print(json.dumps(json.load(f), indent=2, sort_keys=True))
+    print_summary(plan.run_dir)
     return 0
 
 

@@ -6,7 +6,6 @@ With no arguments it scans the bundled sample. Exit status 0 when the run finish
 failed are in errors/), 2 with a one-line reason when it could not be done.
 """
 import importlib.util
-import json
 import logging
 import os
 import secrets
@@ -23,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, S3Options, Set
 from pipelines.config import UsageError, expand_config
 from pipelines.options import (
     DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help,
-    private_temp_dir, show_progress,
+    print_summary, private_temp_dir, show_progress,
 )
 from transforms.matching.matcher import MatchMedia, MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
@@ -339,10 +338,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"Submitted; reports: {plan.run_dir}", file=sys.stderr)
             return 0
         result.wait_until_finish()
-    summary_path = FileSystems.join(plan.run_dir, "summary.json")
-    if FileSystems.exists(summary_path):  # a runner that does not wait has not written it yet
-        with FileSystems.open(summary_path) as f:
-            print(json.dumps(json.load(f), indent=2, sort_keys=True))
+    print_summary(plan.run_dir)
     print(f"takedown-scan: reports: {plan.run_dir}", file=sys.stderr)
     return 0
 

@@ -41,3 +41,11 @@ def write_entries(registry: Registry, entries: FrozenSet[str], path: str) -> Sna
     with FileSystems.create(path) as f:
         f.write(buffer.getvalue())
     return Snapshot(registry.version, (path,))
+
+
+def added_snapshot(registry: Registry, added: FrozenSet[str], run_dir: str) -> Optional[Snapshot]:
+    """The snapshot of the added entries, written to RUN_DIR/new_entries/entries.parquet for the
+    workers to match stored hashes with; None when nothing was added."""
+    if not added:
+        return None
+    return write_entries(registry, added, FileSystems.join(run_dir, "new_entries", "entries.parquet"))

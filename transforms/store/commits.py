@@ -71,7 +71,7 @@ def latest_commit(hashes_uri: str) -> Optional[Commit]:
 def clear_leftovers(root: str) -> int:
     """Remove the temporary files (`beam-temp-*`) that runs killed while writing left under
     ROOT/run=*/PART/; returns how many. A finished write removes its own."""
-    leftovers = [m for m in _matching(FileSystems.join(root, "run=*", "*", "beam-temp-*", "*"))]
+    leftovers = _matching(FileSystems.join(root, "run=*", "*", "beam-temp-*", "*"))
     if leftovers:
         FileSystems.delete(leftovers)
     for folder in {posixpath.dirname(path) for path in leftovers}:

@@ -5,9 +5,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional
 
-from apache_beam.io.filesystems import FileSystems
-
-from transforms.registry.changes import RegistryChanges, registry_changes, write_entries
+from transforms.registry.changes import RegistryChanges, added_snapshot, registry_changes
 from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, load_registry
 from transforms.store.commits import Commit, latest_commit
 from transforms.store.matches import MatchKey, match_key, read_active, withdrawn_rows
@@ -52,9 +50,6 @@ def previous_run(hashes_uri: str, registry: Registry, max_reject_share: float, r
     changes = registry_changes(_previous_registry(commit, max_reject_share), registry)
     if changes.removed:
         LOG.info("%d entries left the registry since version %s", len(changes.removed), commit.registry_version)
-    new_entries = None
-    if match_stored and changes.added:
-        path = FileSystems.join(run_dir, "new_entries", "entries.parquet")
-        new_entries = write_entries(registry, changes.added, path)
+    new_entries = added_snapshot(registry, changes.added, run_dir) if match_stored else None
     withdrawn = withdrawn_rows(read_active(hashes_uri, commit), frozenset(registry.entry_ids), run_id, registry.version)
     return Previous(commit, changes, new_entries, withdrawn, frozenset(match_key(row) for row in withdrawn))
