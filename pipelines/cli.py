@@ -1,16 +1,18 @@
-"""The `takedown-scan` console script: `takedown-scan scan ...` runs pipelines.scan, `takedown-scan
-rematch ...` pipelines.rematch."""
+"""The `takedown-scan` console script: `takedown-scan COMMAND ...` runs pipelines.COMMAND."""
 import sys
 from typing import List, Optional
 
-from pipelines import rematch, scan
+from pipelines import rematch, scan, sync
 
-COMMANDS = {"scan": scan.main, "rematch": rematch.main}
+COMMANDS = {"scan": scan.main, "rematch": rematch.main, "sync": sync.main}
 USAGE = """usage: takedown-scan COMMAND [options]
   scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
            list, hash what is new or changed, match stored hashes against new entries, report
   rematch  --hashes URI --registry URI --output URI [--since VERSION]
-           the stored hashes against a registry version, no media read"""
+           the stored hashes against a registry version, no media read
+  sync     ncmec|stopncii --registry ROOT [--api-url URL] [--since TIME] [--keep N]
+           fetch what a registry feed changed and write a new version of ROOT
+each command has its own --help"""
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -97,6 +97,11 @@ def _exists(path: str) -> bool:
         raise RegistryRefused(f"registry {path} cannot be checked: {type(e).__name__}: {e}") from None
 
 
+def complete_versions(root: str) -> List[str]:
+    """The folders ROOT/VERSION/ that hold a _SUCCESS marker, oldest first (versions sort as strings)."""
+    return sorted(posixpath.dirname(m) for m in _matching(FileSystems.join(root, "*", SUCCESS_MARKER)))
+
+
 def resolve_snapshot(uri: str) -> Snapshot:
     """A snapshot file, a version folder (holding _SUCCESS), or the latest complete version of a root."""
     uri = uri.rstrip("/") or "/"
@@ -109,13 +114,13 @@ def resolve_snapshot(uri: str) -> Snapshot:
     if _exists(FileSystems.join(uri, SUCCESS_MARKER)):
         folder = uri
     else:
-        markers = _matching(FileSystems.join(uri, "*", SUCCESS_MARKER))
-        if not markers:
+        versions = complete_versions(uri)
+        if not versions:
             raise RegistryRefused(
                 f"registry {uri} holds no complete version (a VERSION/ folder with a {SUCCESS_MARKER} "
                 "marker) and is not a .csv or .parquet file"
             )
-        folder = max(posixpath.dirname(m) for m in markers)
+        folder = versions[-1]
     files = [f for suffix in SNAPSHOT_SUFFIXES for f in _matching(FileSystems.join(folder, "*" + suffix))]
     if not files:
         raise RegistryRefused(f"registry version {folder} holds no .csv or .parquet file")

@@ -1,0 +1,208 @@
+"""The `sync` job: fetch what changed in a registry feed since the root's checkpoint and write a
+new complete version ROOT/VERSION/ that the scan's `--registry ROOT` picks up.
+
+    takedown-scan sync ncmec    --registry ROOT [--api-url URL] [--member-id ID ...] [--since ISO]
+    takedown-scan sync stopncii --registry ROOT [--api-url URL] [--since UNIX_TS]
+
+Credentials: NCMEC's `user:password` from TAKEDOWN_NCMEC_CREDENTIALS, StopNCII's
+`fetch_function_key,subscription_key` from TAKEDOWN_STOPNCII_KEYS, or either from
+`--credentials-file FILE`; they never appear in logs, errors or the snapshot. Exit 0 when the
+version was written (its summary JSON on stdout), 2 with one line when it could not be; then the
+root keeps its last good version, and a sync that was cut short resumes from its journal.
+
+Not a Beam pipeline: a feed is one paged conversation with one server, which no runner could
+spread over workers; the scan that follows is the Beam job.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from pipelines.config import UsageError
+from pipelines.options import show_progress
+from transforms.registry import ncmec, stopncii
+from transforms.registry.feed import Batch, Changes
+from transforms.registry.http import FeedError, HttpSettings
+from transforms.registry.journal import FLUSH_RECORDS, Journal
+from transforms.registry.snapshots import RegistryRefused
+from transforms.registry.versions import SyncRefused, base_version, merged_source, prune, write_version
+
+CREDENTIALS_ENV = {"ncmec": "TAKEDOWN_NCMEC_CREDENTIALS", "stopncii": "TAKEDOWN_STOPNCII_KEYS"}
+CREDENTIALS_FORM = {"ncmec": ("user", "password", ":"), "stopncii": ("fetch_function_key", "subscription_key", ",")}
+PROGRESS_EVERY_S = 10.0
+_log = logging.getLogger("takedown_scan")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as every job does
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _add(parser, *names, **kwargs) -> None:
+    """An option under its README name (--api-url) and the underscore form the other jobs use."""
+    extra = tuple("--" + n[2:].replace("-", "_") for n in names if "-" in n[2:])
+    parser.add_argument(*names, *extra, **kwargs)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="takedown-scan sync", description=__doc__.split("\n\n")[0])
+    sources = top.add_subparsers(dest="source", required=True, parser_class=_Parser, metavar="ncmec|stopncii")
+    for source, module, since_help in (
+        ("ncmec", ncmec, "Fetch entries changed since this UTC time (ISO 8601) instead of the checkpoint."),
+        ("stopncii", stopncii, "Fetch hashes changed since this unix time instead of the checkpoint."),
+    ):
+        sub = sources.add_parser(source, help=f"sync from {source}", description=f"Sync the {source} feed into ROOT.")
+        _add(sub, "--registry", required=True, help="The registry root: ROOT/VERSION/ folders (local, gs://, s3://).")
+        _add(sub, "--api-url", default=module.DEFAULT_URL, help=f"The API's base URL (default {module.DEFAULT_URL}).")
+        _add(sub, "--credentials-file", help=f"A file holding the credentials instead of ${CREDENTIALS_ENV[source]}.")
+        _add(sub, "--since", help=since_help)
+        _add(sub, "--keep", type=int, default=0, help="Delete all but the newest N versions of the root (0: keep all).")
+        _add(sub, "--retries", type=int, default=HttpSettings.retries, help="Tries again after 429, 5xx or a lost connection.")
+        _add(sub, "--retry-wait-s", type=float, default=HttpSettings.first_wait_s, help="First wait before a retry; doubles each time.")
+        _add(sub, "--journal-every", type=int, default=FLUSH_RECORDS, help="Records fetched between two saves of the progress.")
+        if source == "ncmec":
+            _add(sub, "--member-id", action="extend", nargs="+", default=[], help="Keep only entries of these members.")
+            _add(sub, "--max-window-entries", type=int, default=ncmec.MAX_WINDOW_ENTRIES,
+                 help="Shrink a time window the API says holds more entries than this.")
+        else:
+            _add(sub, "--page-size", type=int, default=stopncii.PAGE_SIZE, help="Hashes asked for per page.")
+    return top
+
+
+def credentials(source: str, path: Optional[str]) -> Tuple[str, str]:
+    first, second, separator = CREDENTIALS_FORM[source]
+    where = path or f"${CREDENTIALS_ENV[source]}"
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read().strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"credentials file {path} cannot be read: {type(e).__name__}") from None
+    else:
+        text = os.environ.get(CREDENTIALS_ENV[source], "").strip()
+        if not text:
+            raise UsageError(f"no {source} credentials: set {CREDENTIALS_ENV[source]}={first}{separator}{second} "
+                             "or give --credentials-file")
+    left, found, right = text.partition(separator)
+    if not found or not left.strip() or not right.strip():
+        raise UsageError(f"the {source} credentials in {where} are not of the form {first}{separator}{second}")
+    return left.strip(), right.strip()
+
+
+def _since(args) -> Optional[Dict]:
+    if args.since is None:
+        return None
+    try:
+        if args.source == "ncmec":
+            text = args.since if "T" in args.since else args.since + "T00:00:00Z"
+            return {"from": ncmec.parse_time(text), "cursor": None}
+        return {"start": int(args.since), "token": None}
+    except ValueError:
+        form = "an ISO 8601 UTC time such as 2024-01-31T00:00:00Z" if args.source == "ncmec" else "a unix time in seconds"
+        raise UsageError(f"--since {args.since!r} is not {form}") from None
+
+
+def _start(args, checkpoint: Optional[Dict]) -> Dict:
+    return _since(args) or checkpoint or ({"from": 0, "cursor": None} if args.source == "ncmec"
+                                          else {"start": stopncii.DEFAULT_START, "token": None})
+
+
+def _feed(args, position: Dict, settings: HttpSettings, secret: Tuple[str, str]) -> Iterator[Batch]:
+    log = lambda message: _log.info("%s: %s", args.source, message)  # noqa: E731
+    if args.source == "ncmec":
+        client = ncmec.NcmecClient(args.api_url, *secret, settings)
+        log(f"signed in as member {client.status()}")
+        members = frozenset(ncmec.member_filter(args.member_id))
+        return ncmec.fetch(client, position, ncmec.window_end_now(), members, args.max_window_entries, log)
+    client = stopncii.StopnciiClient(args.api_url, *secret, settings)
+    return stopncii.fetch(client, position, args.page_size, log)
+
+
+def _where(position: Dict) -> str:
+    if "from" in position:
+        return ncmec.iso(position["from"])
+    return f"startTimestamp {position['start']}"
+
+
+def sync(args) -> Dict:
+    """Fetch and write one version; returns its summary. Raises FeedError, SyncRefused, UsageError."""
+    secret = credentials(args.source, args.credentials_file)
+    if args.keep < 0 or args.retries < 0 or args.journal_every < 1:
+        raise UsageError("--keep and --retries must be 0 or more, --journal-every 1 or more")
+    base = base_version(args.registry)
+    previous = base.source(args.source)
+    settings = {"source": args.source, "api_url": args.api_url.rstrip("/"),
+                "members": list(ncmec.member_filter(getattr(args, "member_id", None)))}
+    keep_previous = previous.get("settings", settings) == settings
+    if not keep_previous:
+        _log.info("%s: the settings differ from those of version %s (%s); fetching everything again",
+                  args.source, base.version, previous.get("settings"))
+    journal = Journal(args.registry, args.source, dict(settings, since=args.since), args.journal_every)
+    resumed = journal.resume(base.version)
+    if resumed:
+        position, changes, counts = resumed
+        _log.info("%s: resuming an unfinished sync at %s with %d records fetched", args.source, _where(position),
+                  changes.fetched)
+    else:
+        position, changes, counts = _start(args, previous.get("checkpoint") if keep_previous else None), Changes(), Counter()
+    http = HttpSettings(retries=args.retries, first_wait_s=args.retry_wait_s)
+    batches = _feed(args, position, http, secret)  # checks the credentials before the root is touched
+    if not resumed:
+        journal.start(base.version, position)
+    shown = time.monotonic()
+    for batch in batches:
+        changes.add(batch.records)
+        counts.update(batch.counts)
+        journal.add(batch.records, batch.position, batch.counts)
+        position = batch.position
+        if time.monotonic() - shown >= PROGRESS_EVERY_S:
+            _log.info("%s: %d records fetched, %d entries changed; at %s", args.source, changes.fetched,
+                      len(changes), _where(position))
+            shown = time.monotonic()
+    journal.flush()
+    table, quarantine = merged_source(base, args.source, changes, keep_previous)
+    now = datetime.now(timezone.utc)
+    facts = {
+        "checkpoint": position,
+        "settings": settings,
+        "synced_at": now.isoformat(),
+        "rows": table.num_rows,
+        "entries": len(set(table["entry_id"].to_pylist())),
+        "quarantined_rows": quarantine.num_rows,
+        "records_fetched": changes.fetched,
+        "entries_changed": sum(1 for r in changes.records.values() if not r.removed),
+        "entries_removed": sum(1 for r in changes.records.values() if r.removed),
+        "skipped": dict(sorted(counts.items())),
+    }
+    folder = write_version(args.registry, base, args.source, table, quarantine, facts, now)
+    journal.clear()
+    pruned = prune(args.registry, args.keep) if args.keep else []
+    return {"source": args.source, "version": folder, "previous_version": base.version,
+            "pruned": len(pruned), **{k: v for k, v in facts.items() if k != "settings"}}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    show_progress()
+    try:
+        args = parser().parse_args(argv)
+        summary = sync(args)
+    except (UsageError, FeedError, SyncRefused, RegistryRefused) as e:
+        print(f"takedown-scan: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the root cannot be written or read
+        print(f"takedown-scan: the registry root cannot be written: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    _log.info("%s: wrote version %s (%d entries, %d rows)", summary["source"], summary["version"],
+              summary["entries"], summary["rows"])
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""HTTP GET for the registry feeds: retries with backoff on 429, 5xx and broken connections, a
+deadline per request, a cap on the response size, and errors that are one line and never hold a
+credential (headers are never quoted; a URL is quoted without its user part or query).
+"""
+import logging
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Dict, Optional
+
+MAX_RESPONSE_BYTES = 512 << 20
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+_log = logging.getLogger("takedown_scan")
+
+
+class FeedError(Exception):
+    """The sync cannot go on; str() is a one-line reason for the user."""
+
+
+class HttpStatusError(FeedError):
+    """The server answered with an error status that retrying does not mend."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    retries: int = 5  # further tries after the first
+    first_wait_s: float = 1.0  # doubled after each retry
+    max_wait_s: float = 60.0
+    timeout_s: float = 60.0  # a connection or read that stalls this long fails
+    deadline_s: float = 300.0  # a whole response that takes longer fails
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may appear in messages: no user:password@, no query."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _retry_after(error: urllib.error.HTTPError) -> Optional[float]:
+    value = error.headers.get("Retry-After") if error.headers else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _read(response, deadline: float, what: str) -> bytes:
+    chunks, size = [], 0
+    while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} took longer than its deadline")
+        chunk = response.read(1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise FeedError(f"{what} answered more than {MAX_RESPONSE_BYTES >> 20} MiB")
+        chunks.append(chunk)
+
+
+def get(url: str, headers: Dict[str, str], settings: HttpSettings, source: str) -> bytes:
+    """The body of a GET of url; FeedError (one line) when it cannot be had."""
+    what = f"{source}: GET {safe_url(url)}"
+    wait = settings.first_wait_s
+    for attempt in range(settings.retries + 1):
+        last = attempt == settings.retries
+        try:
+            request = urllib.request.Request(url, headers=headers, method="GET")
+            with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
+                return _read(response, time.monotonic() + settings.deadline_s, what)
+        except urllib.error.HTTPError as e:
+            e.close()
+            if e.code in (401, 403):
+                raise HttpStatusError(f"{source}: the credentials were refused (HTTP {e.code} from "
+                                      f"{safe_url(url)})", e.code) from None
+            if e.code not in RETRYABLE:
+                raise HttpStatusError(f"{what} answered HTTP {e.code}", e.code) from None
+            if last:
+                raise FeedError(f"{what} still answered HTTP {e.code} after {attempt + 1} tries") from None
+            pause = _retry_after(e)
+            reason = f"HTTP {e.code}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout, OSError) as e:
+            detail = getattr(e, "reason", None) or e
+            if last:
+                raise FeedError(f"{what} cannot be reached after {attempt + 1} tries: "
+                                f"{type(e).__name__}: {detail}") from None
+            pause = None
+            reason = type(e).__name__
+        pause = min(settings.max_wait_s, wait if pause is None else pause)
+        _log.info("%s: %s, trying again in %.1f s", what, reason, pause)
+        time.sleep(pause)
+        wait = min(settings.max_wait_s, wait * 2)
+    raise AssertionError("unreachable")

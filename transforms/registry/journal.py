@@ -1,0 +1,118 @@
+"""The progress of a sync that has not written its version yet, kept under ROOT/_sync/SOURCE/ so
+that a sync killed mid-way resumes where it was instead of fetching everything again.
+
+Fetched records go to numbered Parquet pages, then `progress.json` (the feed position after the
+last page, the counts so far, the version the sync builds on) is rewritten; a page written after
+the last progress is ignored. A journal counts only for the same base version and the same
+settings (source, URL, members); once the version is written the journal is deleted.
+"""
+import io
+import json
+import os
+import time
+from collections import Counter
+from typing import Dict, List, Optional, Tuple
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.registry.feed import RECORD_METADATA, Changes, Record
+from transforms.registry.versions import delete_folder, read_bytes, write_bytes
+from transforms.storage.objects import is_remote
+
+PROGRESS = "progress.json"
+FLUSH_RECORDS = 10_000
+FLUSH_SECONDS = 30.0
+_SCHEMA = pa.schema([("entry_id", pa.string()), ("updated_at", pa.int64()), ("removed", pa.bool_()),
+                     ("signal_types", pa.list_(pa.string())), ("signal_values", pa.list_(pa.string()))]
+                    + [(name, pa.string()) for name in RECORD_METADATA])
+
+
+def _table(records: List[Record]) -> pa.Table:
+    columns = {
+        "entry_id": [r.entry_id for r in records],
+        "updated_at": [r.updated_at for r in records],
+        "removed": [r.removed for r in records],
+        "signal_types": [[t for t, _ in r.signals] for r in records],
+        "signal_values": [[v for _, v in r.signals] for r in records],
+    }
+    for i, name in enumerate(RECORD_METADATA):
+        columns[name] = [r.metadata[i] for r in records]
+    return pa.table(columns, schema=_SCHEMA)
+
+
+def _records(table: pa.Table) -> List[Record]:
+    columns = [table[name].to_pylist() for name in _SCHEMA.names]
+    return [Record(entry, updated, removed, tuple(zip(types, values)), tuple(metadata))
+            for entry, updated, removed, types, values, *metadata in zip(*columns)]
+
+
+class Journal:
+    def __init__(self, root: str, source: str, settings: Dict, flush_records: int = FLUSH_RECORDS,
+                 flush_seconds: float = FLUSH_SECONDS):
+        self.folder = FileSystems.join(root, "_sync", source)
+        self.settings = settings
+        self.flush_records, self.flush_seconds = flush_records, flush_seconds
+        self._base: Optional[str] = None
+        self._pages = 0
+        self._buffer: List[Record] = []
+        self._position: Dict = {}
+        self._counts: Counter = Counter()
+        self._flushed_at = time.monotonic()
+
+    def _page(self, number: int) -> str:
+        return FileSystems.join(self.folder, f"page-{number:06d}.parquet")
+
+    def resume(self, base_version: Optional[str]) -> Optional[Tuple[Dict, Changes, Counter]]:
+        """The position, records and counts of an unfinished sync on this base, or None."""
+        path = FileSystems.join(self.folder, PROGRESS)
+        if not FileSystems.exists(path):
+            return None
+        try:
+            progress = json.loads(read_bytes(path))
+            if progress["base"] != base_version or progress["settings"] != self.settings:
+                return None
+            changes = Changes()
+            for number in range(1, progress["pages"] + 1):
+                changes.add(_records(pq.read_table(io.BytesIO(read_bytes(self._page(number))))))
+        except Exception:  # a journal that cannot be read is only lost time: start again
+            return None
+        self._base, self._pages = base_version, progress["pages"]
+        self._position, self._counts = progress["position"], Counter(progress["counts"])
+        return self._position, changes, Counter(self._counts)
+
+    def start(self, base_version: Optional[str], position: Dict) -> None:
+        delete_folder(self.folder)
+        self._base, self._pages, self._position, self._counts = base_version, 0, position, Counter()
+        self._write_progress()
+
+    def add(self, records: List[Record], position: Dict, counts: Counter) -> None:
+        self._buffer.extend(records)
+        self._position = position
+        self._counts.update(counts)
+        if len(self._buffer) >= self.flush_records or time.monotonic() - self._flushed_at >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            buffer = io.BytesIO()
+            pq.write_table(_table(self._buffer), buffer, compression="zstd")
+            write_bytes(self._page(self._pages + 1), buffer.getvalue())
+            self._pages += 1
+            self._buffer = []
+        self._write_progress()
+        self._flushed_at = time.monotonic()
+
+    def _write_progress(self) -> None:
+        progress = {"base": self._base, "settings": self.settings, "position": self._position,
+                    "pages": self._pages, "counts": dict(self._counts)}
+        write_bytes(FileSystems.join(self.folder, PROGRESS), json.dumps(progress, sort_keys=True).encode())
+
+    def clear(self) -> None:
+        delete_folder(self.folder)
+        if not is_remote(self.folder):  # and _sync/ itself once no source has a journal
+            try:
+                os.rmdir(os.path.dirname(self.folder))
+            except OSError:
+                pass

@@ -1,0 +1,201 @@
+"""NCMEC's Hash Sharing API (v2, XML, HTTP Basic): the entries changed in a time window, page by
+page, as feed records (`ncmec:MEMBER-ID`), in windows that shrink when too full.
+
+The traps this walk avoids: entries are not in time order within a window, so the checkpoint
+advances only when a whole window has landed; a `next` link is valid only for the exact from/to it
+was issued for, so it is followed verbatim and a resumed window keeps its end; a single second
+can hold more entries than any window should, so a one-second window is paged through whole, and
+the position inside it (window end and next link) can be resumed.
+"""
+import base64
+import calendar
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
+
+from transforms.registry.feed import Batch, Record
+from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get
+
+DEFAULT_URL = "https://report.cybertip.org/hashsharing"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+END_MARGIN_S = 5  # the newest seconds are left to the next sync: entries arrive out of order
+MAX_WINDOW_ENTRIES = 100_000
+
+
+def iso(ts: int) -> str:
+    return time.strftime(TIME_FORMAT, time.gmtime(ts))
+
+
+def parse_time(text: str) -> int:
+    """An API timestamp (second or millisecond precision, Z) as unix seconds; ValueError if not one."""
+    text = text.strip()
+    if text.endswith("Z"):
+        text = text[:-1]
+    seconds = text.split(".", 1)[0]
+    return calendar.timegm(time.strptime(seconds, "%Y-%m-%dT%H:%M:%S"))
+
+
+@dataclass(frozen=True)
+class Page:
+    records: List[Record]
+    next: str  # a link relative to the base URL, "" on the last page of a window
+    estimate: int  # entries in the whole window, as the next link tells
+    counts: Counter
+
+
+def _strip_namespaces(root: ET.Element) -> ET.Element:
+    for element in root.iter():
+        if isinstance(element.tag, str) and "}" in element.tag:
+            element.tag = element.tag.split("}", 1)[1]
+    return root
+
+
+def _linked(fingerprint: ET.Element) -> bool:
+    """A large fingerprint (tmk-pdqf, ...) sent as a link to fetch rather than as its value."""
+    text = (fingerprint.text or "").strip()
+    return bool(len(fingerprint) or fingerprint.attrib or text.startswith(("/", "http:", "https:")))
+
+
+def _record(element: ET.Element, counts: Counter) -> Optional[Record]:
+    deleted = element.tag.startswith("deleted")
+    member = element.find("member")
+    member_id = (member.get("id") or "").strip() if member is not None else ""
+    entry = (element.findtext("id") or "").strip()
+    try:
+        updated_at = parse_time(element.findtext("timestamp") or "")
+    except ValueError:
+        updated_at = None
+    if not member_id or not entry or updated_at is None:
+        counts["malformed_record"] += 1
+        return None
+    signals = []
+    for fingerprint in element.find("fingerprints") if element.find("fingerprints") is not None else ():
+        signal_type = fingerprint.tag.lower().replace("-", "_")
+        if _linked(fingerprint):
+            counts[f"linked_skipped:{signal_type}"] += 1
+        elif (fingerprint.text or "").strip():
+            signals.append((signal_type, fingerprint.text.strip()))
+    classification = (element.findtext("classification") or "").strip() or None
+    status = "deleted" if deleted else "active"
+    return Record(f"ncmec:{member_id}-{entry}", updated_at, deleted, tuple(signals),
+                  (member_id, classification, None, None, status))
+
+
+def _estimate(next_link: str, on_page: int) -> int:
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(next_link).query)
+    try:
+        return int(query["max"][0]) - int(query["start"][0]) + on_page
+    except (KeyError, ValueError, IndexError):
+        return on_page + 1
+
+
+def parse_entries(data: bytes) -> Page:
+    """One page of GET /v2/entries; FeedError if it is not the XML the API sends."""
+    try:
+        root = _strip_namespaces(ET.fromstring(data))
+    except ET.ParseError as e:
+        raise FeedError(f"ncmec: an entries page is not XML ({e})") from None
+    if root.tag != "queryResult":
+        raise FeedError(f"ncmec: an entries page is <{root.tag[:40]}>, not <queryResult>")
+    counts: Counter = Counter()
+    records = []
+    for group, kinds in (("images", ("image", "deletedImage")), ("videos", ("video", "deletedVideo"))):
+        for element in root.find(group) if root.find(group) is not None else ():
+            if element.tag not in kinds:
+                counts[f"unknown_element:{element.tag[:40]}"] += 1
+                continue
+            record = _record(element, counts)
+            if record is not None:
+                records.append(record)
+    next_link = (root.findtext("paging/next") or "").strip()
+    estimate = _estimate(next_link, len(records)) if next_link else len(records)
+    return Page(records, next_link, estimate, counts)
+
+
+class NcmecClient:
+    def __init__(self, base_url: str, user: str, password: str, settings: HttpSettings):
+        self.base_url = base_url.rstrip("/")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {token}", "Accept": "application/xml"}
+        self.settings = settings
+
+    def _get(self, path_and_query: str) -> bytes:
+        return get(self.base_url + path_and_query, self._headers, self.settings, "ncmec")
+
+    def status(self) -> str:
+        """Who the credentials belong to (member id), checking them before any entry is fetched."""
+        data = self._get("/v2/status")
+        try:
+            member = _strip_namespaces(ET.fromstring(data)).find("member")
+        except ET.ParseError as e:
+            raise FeedError(f"ncmec: the status answer is not XML ({e})") from None
+        if member is None:
+            raise FeedError("ncmec: the status answer names no member")
+        return member.get("id") or ""
+
+    def entries(self, start: int, end: int, next_link: str = "") -> Page:
+        if next_link:
+            return parse_entries(self._get(next_link))
+        query = urllib.parse.urlencode({"from": iso(start), "to": iso(end)})
+        return parse_entries(self._get(f"/v2/entries?{query}"))
+
+
+def _members(records: List[Record], members: FrozenSet[str]) -> List[Record]:
+    return [r for r in records if r.metadata[0] in members] if members else records
+
+
+def fetch(client: NcmecClient, position: Dict, end: int, members: FrozenSet[str] = frozenset(),
+          max_window_entries: int = MAX_WINDOW_ENTRIES, log: Callable[[str], None] = lambda _: None) -> Iterator[Batch]:
+    """Every entry record from position {"from": ts, "cursor": {"to": ts, "next": link} | None}
+    up to end, one Batch per page. Windows shrink when the first page says they are fuller than
+    max_window_entries (unless one second long), and grow again while they come back small."""
+    start, cursor = position["from"], position.get("cursor")
+    duration = max(1, end - start)
+    while start < end or cursor:
+        if cursor:
+            window_end, link, probe = cursor["to"], cursor["next"], False
+        else:
+            window_end, link, probe = min(end, start + duration), "", True
+        fetched = 0
+        while True:
+            try:
+                page = client.entries(start, window_end, link)
+            except HttpStatusError as e:
+                if not (cursor and link == cursor["next"]) or e.status in (401, 403):
+                    raise
+                log(f"the saved next link of window {iso(start)}..{iso(window_end)} is no longer "
+                    f"valid (HTTP {e.status}); fetching that window again from its start")
+                cursor, link, probe = None, "", True
+                continue
+            records = _members(page.records, members)
+            fetched += len(page.records)
+            if probe and page.next and window_end - start > 1 and page.estimate > max_window_entries:
+                shrunk = max(1, min((window_end - start) // 2,
+                                    (window_end - start) * max_window_entries // (2 * page.estimate)))
+                log(f"window {iso(start)}..{iso(window_end)} holds about {page.estimate} entries; "
+                    f"shrinking it to {shrunk} s")
+                duration = shrunk
+                yield Batch(records, {"from": start, "cursor": None}, True, page.counts)
+                break
+            probe = False
+            if page.next:
+                link = page.next
+                yield Batch(records, {"from": start, "cursor": {"to": window_end, "next": link}}, False, page.counts)
+                continue
+            yield Batch(records, {"from": window_end, "cursor": None}, True, page.counts)
+            if fetched < max_window_entries // 4:
+                duration = min(duration * 2, max(1, end - window_end))
+            start = window_end
+            break
+        cursor = None
+
+
+def window_end_now() -> int:
+    return int(time.time()) - END_MARGIN_S
+
+
+def member_filter(values: Optional[List[str]]) -> Tuple[str, ...]:
+    return tuple(sorted({v.strip() for v in values or () if v.strip()}))

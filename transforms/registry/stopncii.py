@@ -1,0 +1,130 @@
+"""StopNCII's hash API (v1, JSON, function and subscription keys): FetchHashes from a timestamp,
+page by page, as feed records (`stopncii:HASHVALUE`).
+
+A newer record replaces the older one for the same hash; a Withdrawn or Deleted hash leaves the
+registry. Signal types and statuses this code does not know are counted, never fatal: an unknown
+type is kept under its own name (the scan skips it), an unknown status keeps the hash.
+"""
+import hashlib
+import json
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional
+
+from transforms.registry.feed import Batch, Record
+from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get
+
+DEFAULT_URL = "https://api.stopncii.org/v1"
+DEFAULT_START = 10  # the earliest startTimestamp the API is known to be asked for
+PAGE_SIZE = 1000
+SIGNAL_TYPES = {"ImagePDQ": "pdq", "VideoMD5": "md5", "VideoTMK": "tmk_pdqf",
+                "Text": "text", "URL": "url", "Unknown": "unknown"}
+KEPT = {"Received", "Active"}
+REMOVED = {"Withdrawn", "Deleted"}
+MAX_ID_VALUE = 128  # longer hash values (VideoTMK) are named by their sha256 in entry ids
+
+
+@dataclass(frozen=True)
+class Page:
+    records: List[Record]
+    next_token: str
+    has_more: bool
+    next_set_timestamp: Optional[int]
+    counts: Counter
+
+
+def entry_id(hash_value: str) -> str:
+    if len(hash_value) <= MAX_ID_VALUE:
+        return f"stopncii:{hash_value}"
+    return f"stopncii:sha256:{hashlib.sha256(hash_value.encode()).hexdigest()}"
+
+
+def _joined(value) -> Optional[str]:
+    if isinstance(value, dict):
+        value = sorted(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) or None
+    return str(value) if value not in (None, "") else None
+
+
+def _record(raw, counts: Counter) -> Optional[Record]:
+    if not isinstance(raw, dict):
+        counts["malformed_record"] += 1
+        return None
+    value, kind, status = raw.get("hashValue"), raw.get("signalType"), raw.get("hashStatus")
+    updated_at = raw.get("lastModtimestamp")
+    if not isinstance(value, str) or not value.strip() or not isinstance(kind, str) or not isinstance(status, str) \
+            or not isinstance(updated_at, int) or isinstance(updated_at, bool):
+        counts["malformed_record"] += 1
+        return None
+    value = value.strip()
+    signal_type = SIGNAL_TYPES.get(kind)
+    if signal_type is None:
+        counts[f"unknown_signal_type:{kind[:40]}"] += 1
+        signal_type = kind.lower()[:40]
+    if status not in KEPT | REMOVED:
+        counts[f"unknown_status:{status[:40]}"] += 1
+    removed = status in REMOVED
+    metadata = (None, None, _joined(raw.get("caseNumbers")), _joined(raw.get("hashRegions")), status)
+    return Record(entry_id(value), updated_at, removed, ((signal_type, value),), metadata)
+
+
+def parse_page(data: bytes) -> Page:
+    """One FetchHashes answer; FeedError if it is not the JSON the API sends."""
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FeedError(f"stopncii: a FetchHashes answer is not JSON ({e})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("hashRecords", []), list):
+        raise FeedError("stopncii: a FetchHashes answer has no list of hashRecords")
+    counts: Counter = Counter()
+    records = [r for r in (_record(raw, counts) for raw in document.get("hashRecords", [])) if r]
+    next_set = document.get("nextSetTimestamp")
+    if next_set is not None and (not isinstance(next_set, int) or isinstance(next_set, bool)):
+        raise FeedError(f"stopncii: nextSetTimestamp is {str(next_set)[:40]!r}, not a number")
+    return Page(records, str(document.get("nextPageToken") or ""), bool(document.get("hasMoreRecords")),
+                next_set, counts)
+
+
+class StopnciiClient:
+    def __init__(self, base_url: str, fetch_key: str, subscription_key: str, settings: HttpSettings):
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"x-functions-key": fetch_key, "Ocp-Apim-Subscription-Key": subscription_key,
+                         "Accept": "application/json"}
+        self.settings = settings
+
+    def fetch_hashes(self, start: int, page_size: int, token: str = "") -> Page:
+        query = {"startTimestamp": start, "pageSize": page_size}
+        if token:
+            query["nextPageToken"] = token
+        url = f"{self.base_url}/FetchHashes?{urllib.parse.urlencode(query)}"
+        return parse_page(get(url, self._headers, self.settings, "stopncii"))
+
+
+def fetch(client: StopnciiClient, position: Dict, page_size: int = PAGE_SIZE,
+          log=lambda _: None) -> Iterator[Batch]:
+    """Every hash record from position {"start": ts, "token": str | None}, one Batch per page,
+    until the API has no more; the last position starts at its nextSetTimestamp."""
+    start, token = position["start"], position.get("token") or ""
+    seen, newest = set(), start
+    while True:
+        try:
+            page = client.fetch_hashes(start, page_size, token)
+        except HttpStatusError as e:
+            if not token or e.status in (401, 403):
+                raise
+            log(f"the saved page token is no longer valid (HTTP {e.status}); fetching from {start} again")
+            token = ""
+            continue
+        newest = max([newest] + [r.updated_at for r in page.records])
+        if page.has_more:
+            if not page.next_token or page.next_token in seen:
+                raise FeedError("stopncii: FetchHashes says it has more records but gives no new nextPageToken")
+            seen.add(page.next_token)
+            token = page.next_token
+            yield Batch(page.records, {"start": start, "token": token}, False, page.counts)
+            continue
+        following = page.next_set_timestamp if page.next_set_timestamp is not None else newest
+        yield Batch(page.records, {"start": max(start, following), "token": None}, True, page.counts)
+        return
