@@ -14,6 +14,7 @@ Not a Beam pipeline: a feed is one paged conversation with one server, which no 
 spread over workers; the scan that follows is the Beam job.
 """
 import argparse
+import gc
 import json
 import logging
 import os
@@ -22,6 +23,8 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Dict, Iterator, List, Optional, Tuple
+
+import pyarrow.compute as pc
 
 from pipelines.config import UsageError
 from pipelines.options import show_progress
@@ -157,6 +160,9 @@ def sync(args) -> Dict:
     shown = time.monotonic()
     for batch in batches:
         changes.add(batch.records)
+        # Records are long-lived and hold no cycles: out of the collector's way, or every full
+        # collection walks all of them (and Beam's modules) again; it doubled the CPU of a sync.
+        gc.freeze()
         counts.update(batch.counts)
         journal.add(batch.records, batch.position, batch.counts)
         position = batch.position
@@ -172,7 +178,7 @@ def sync(args) -> Dict:
         "settings": settings,
         "synced_at": now.isoformat(),
         "rows": table.num_rows,
-        "entries": len(set(table["entry_id"].to_pylist())),
+        "entries": pc.count_distinct(table["entry_id"]).as_py(),
         "quarantined_rows": quarantine.num_rows,
         "records_fetched": changes.fetched,
         "entries_changed": sum(1 for r in changes.records.values() if not r.removed),

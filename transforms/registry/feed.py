@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 RECORD_METADATA = ("member_id", "classification", "case_numbers", "regions", "status")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     entry_id: str
     updated_at: int  # unix seconds, the feed's own timestamp of this state of the entry

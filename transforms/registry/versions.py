@@ -31,6 +31,7 @@ COLUMNS = ("entry_id", "signal_type", "signal_value", "source") + RECORD_METADAT
 VERSION_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
 SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 QUARANTINE_SCHEMA = SCHEMA.append(pa.field("reason", pa.string()))
+ROWS_CHUNK = 50_000
 
 
 class SyncRefused(Exception):
@@ -95,29 +96,39 @@ def iso(ts: int) -> str:
 
 
 def _rows(records: List[Record], source: str, added_at: Dict[str, str]) -> Tuple[pa.Table, pa.Table]:
-    """The rows of the entries still present: valid ones, and those with a malformed value."""
-    valid = {name: [] for name in COLUMNS}
-    quarantined = {name: [] for name in QUARANTINE_SCHEMA.names}
+    """The rows of the entries still present: valid ones, and those with a malformed value
+    (converted to Arrow a chunk of records at a time, so that no more than a chunk's rows are
+    ever Python tuples)."""
+    tables = [_chunk_rows(records[i:i + ROWS_CHUNK], source, added_at) for i in range(0, len(records), ROWS_CHUNK)]
+    return (pa.concat_tables([SCHEMA.empty_table()] + [t[0] for t in tables]),
+            pa.concat_tables([QUARANTINE_SCHEMA.empty_table()] + [t[1] for t in tables]))
+
+
+def _chunk_rows(records: List[Record], source: str, added_at: Dict[str, str]) -> Tuple[pa.Table, pa.Table]:
+    valid, quarantined = [], []
     for record in records:
         if record.removed:
             continue
         updated = iso(record.updated_at)
-        common = dict(zip(RECORD_METADATA, record.metadata), source=source, entry_id=record.entry_id,
-                      added_at=added_at.get(record.entry_id, updated), updated_at=updated)
-        signals = record.signals or (("", ""),)
-        for signal_type, raw in signals:
+        tail = (source, *record.metadata, added_at.get(record.entry_id, updated), updated)
+        for signal_type, raw in record.signals or (("", ""),):
             value, reason = raw, None
             if not signal_type:
                 reason = "no_signals"
             elif signal_type in SIGNALS:
-                value = SIGNALS[signal_type].normalize(raw)
-                reason = SIGNALS[signal_type].validate(value)
-            target = quarantined if reason else valid
-            for name, cell in dict(common, signal_type=signal_type, signal_value=value if not reason else raw).items():
-                target[name].append(cell)
+                signal = SIGNALS[signal_type]
+                value = signal.normalize(raw)
+                reason = signal.validate(value)
             if reason:
-                quarantined["reason"].append(reason)
-    return pa.table(valid, schema=SCHEMA), pa.table(quarantined, schema=QUARANTINE_SCHEMA)
+                quarantined.append((record.entry_id, signal_type, raw, *tail, reason))
+            else:
+                valid.append((record.entry_id, signal_type, value, *tail))
+    return _table(valid, SCHEMA), _table(quarantined, QUARANTINE_SCHEMA)
+
+
+def _table(rows: List[tuple], schema: pa.Schema) -> pa.Table:
+    columns = list(zip(*rows)) if rows else [()] * len(schema)
+    return pa.table([pa.array(c, pa.string()) for c in columns], schema=schema)
 
 
 def _read_table(path: str, schema: pa.Schema) -> pa.Table:
@@ -135,7 +146,7 @@ def _sorted(table: pa.Table) -> pa.Table:
 
 def merged_source(base: Base, source: str, changes: Changes, keep_previous: bool = True) -> Tuple[pa.Table, pa.Table]:
     """The source's rows in the new version: the previous rows of entries that did not change, then
-    the rows of every changed entry still present (an entry keeps the added_at it first had)."""
+    the rows of every changed entry still present, sorted (an entry keeps the added_at it first had)."""
     tables = []
     for folder_file, schema in ((f"{source}.parquet", SCHEMA), (f"{QUARANTINE}/{source}.parquet", QUARANTINE_SCHEMA)):
         if base.folder and keep_previous:
@@ -151,7 +162,8 @@ def merged_source(base: Base, source: str, changes: Changes, keep_previous: bool
         added_at.update(zip(touched["entry_id"].to_pylist(), touched["added_at"].to_pylist()))
         kept.append(table.filter(pc.invert(hit)))
     valid, quarantined = _rows(list(changes.records.values()), source, added_at)
-    return _sorted(pa.concat_tables([kept[0], valid])), _sorted(pa.concat_tables([kept[1], quarantined]))
+    # The previous rows keep their order; only the changed ones are sorted (a night's few).
+    return pa.concat_tables([kept[0], _sorted(valid)]), pa.concat_tables([kept[1], _sorted(quarantined)])
 
 
 # ---------------------------------------------------------------------------- writing a version

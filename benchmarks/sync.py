@@ -1,0 +1,94 @@
+"""What a sync of a large NCMEC registry costs: --entries entries (each with PDQ, MD5 and SHA-1,
+as NCMEC's image entries carry), spread over two years, served 1,000 a page by the test server
+of tests/feeds.py (in this process), fetched by
+
+- ours: `python -m pipelines.sync ncmec` (windows, journal, the complete version written);
+- the baseline: python-threatexchange's NCMEC client paging the same registry in one window
+  into a dict in memory (no windows, no checkpoint, nothing written), as a platform would start.
+
+Each runs in its own process; the figures are that process's own (wall, CPU, peak resident
+memory), then the version's size. Then a second night: --changed entries updated, ours only.
+
+    python -m benchmarks.sync [--entries 1000000] [--changed 10000]
+"""
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from tests.feeds import NcmecEntry, NcmecServer
+
+T0 = 1_672_531_200  # 2023-01-01
+SPAN = 2 * 365 * 86400
+BASELINE = """
+import sys, time
+from threatexchange.exchanges.clients.ncmec.hash_api import NCMECHashAPI, NCMECEnvironment
+api = NCMECHashAPI(sys.argv[1], sys.argv[2], NCMECEnvironment.test_Industry)
+api._base_url = sys.argv[3]
+entries = {}
+for page in api.get_entries_iter(start_timestamp=0, end_timestamp=int(time.time())):
+    for update in page.updates:
+        entries[f"{update.member_id}-{update.id}"] = update
+print(len(entries))
+"""
+
+
+def entry(i: int, ts: int, tag: str = "") -> NcmecEntry:
+    seed = f"{i}{tag}".encode()
+    return NcmecEntry("7", f"img{i}", ts, fingerprints={
+        "md5": hashlib.md5(seed).hexdigest(), "sha1": hashlib.sha1(seed).hexdigest(),
+        "pdq": hashlib.sha256(seed).hexdigest()})
+
+
+def measured(command, env, cwd):
+    start = time.monotonic()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - start
+    out = process.stdout.read().decode()
+    if status != 0:
+        raise SystemExit(f"{command[:4]} failed with status {status}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024, "out": out}
+
+
+def row(name, m, size=""):
+    print(f"{name:<34} {m['wall']:>8.1f} {m['cpu']:>8.1f} {m['peak_mb']:>8.0f} {size:>10}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--changed", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    server = NcmecServer(page_size=1000)
+    server.log = [entry(i, T0 + (i * 7919) % SPAN) for i in range(args.entries)]
+    env = dict(os.environ, TAKEDOWN_NCMEC_CREDENTIALS=f"{server.user}:{server.password}")
+    print(f"{args.entries:,} NCMEC entries, {3 * args.entries:,} fingerprints, 1,000 a page")
+    print(f"{'':<34} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'version MB':>10}")
+    with tempfile.TemporaryDirectory() as root:
+        sync = [sys.executable, "-m", "pipelines.sync", "ncmec", f"--registry={root}", f"--api-url={server.url}"]
+        ours = measured(sync, env, here)
+        version = max(os.path.join(root, v) for v in os.listdir(root))
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(version) for f in fs) / 1e6
+        row("ours: sync, first night", ours, f"{size:.0f}")
+        baseline = measured([sys.executable, "-c", BASELINE, server.user, server.password, server.url], env, here)
+        row("threatexchange client, fetch only", baseline)
+        print(f"{'ours / baseline':<34} {ours['wall'] / baseline['wall']:>8.2f} {ours['cpu'] / baseline['cpu']:>8.2f} "
+              f"{ours['peak_mb'] / baseline['peak_mb']:>8.2f}")
+        with open(os.path.join(version, "manifest.json")) as f:
+            checkpoint = json.load(f)["sources"]["ncmec"]["checkpoint"]["from"]
+        server.log += [entry(i, checkpoint, "new") for i in range(0, args.changed)]
+        time.sleep(1.5)  # the second night's window must end after the checkpoint
+        again = measured(sync, env, here)
+        row(f"ours: second night, {args.changed:,} changed", again, f"{size:.0f}")
+    server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
