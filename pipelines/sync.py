@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import pyarrow.compute as pc
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError
 from pipelines.options import show_progress
@@ -68,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
         _add(sub, "--retries", type=int, default=HttpSettings.retries, help="Tries again after 429, 5xx or a lost connection.")
         _add(sub, "--retry-wait-s", type=float, default=HttpSettings.first_wait_s, help="First wait before a retry; doubles each time.")
         _add(sub, "--journal-every", type=int, default=FLUSH_RECORDS, help="Records fetched between two saves of the progress.")
+        sub.add_argument("--s3_endpoint_url", help="An S3-compatible store's endpoint for an s3:// root (or AWS_ENDPOINT_URL).")
         if source == "ncmec":
             _add(sub, "--member-id", action="extend", nargs="+", default=[], help="Keep only entries of these members.")
             _add(sub, "--max-window-entries", type=int, default=ncmec.MAX_WINDOW_ENTRIES,
@@ -137,6 +140,7 @@ def sync(args) -> Dict:
     secret = credentials(args.source, args.credentials_file)
     if args.keep < 0 or args.retries < 0 or args.journal_every < 1:
         raise UsageError("--keep and --retries must be 0 or more, --journal-every 1 or more")
+    FileSystems.set_options(PipelineOptions([f"--s3_endpoint_url={args.s3_endpoint_url}"] if args.s3_endpoint_url else []))
     base = base_version(args.registry)
     previous = base.source(args.source)
     settings = {"source": args.source, "api_url": args.api_url.rstrip("/"),
@@ -154,11 +158,12 @@ def sync(args) -> Dict:
     else:
         position, changes, counts = _start(args, previous.get("checkpoint") if keep_previous else None), Changes(), Counter()
     http = HttpSettings(retries=args.retries, first_wait_s=args.retry_wait_s)
-    batches = _feed(args, position, http, secret)  # checks the credentials before the root is touched
-    if not resumed:
-        journal.start(base.version, position)
+    started = bool(resumed)
     shown = time.monotonic()
-    for batch in batches:
+    for batch in _feed(args, position, http, secret):
+        if not started:  # the feed has answered: the credentials are good, the journal may begin
+            journal.start(base.version, position)
+            started = True
         changes.add(batch.records)
         # Records are long-lived and hold no cycles: out of the collector's way, or every full
         # collection walks all of them (and Beam's modules) again; it doubled the CPU of a sync.

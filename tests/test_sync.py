@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import scan, sync
+from pipelines import cli, scan, sync
 from tests.conftest import REPO, write
 from tests.feeds import NcmecEntry, NcmecServer, StopnciiServer, iso
 from tests.media import encode, pdq_of_rgb, photo
@@ -351,3 +351,51 @@ def test_sync_then_scan_then_withdrawal_then_scan(ncmec_server, tmp_path, capsys
     second = sorted(glob.glob(str(output / "run=*")))[-1]
     withdrawn = pq.read_table(os.path.join(second, "withdrawn")).to_pylist()
     assert [(r["entry_id"], r["uri"].endswith("p702.jpg")) for r in withdrawn] == [("ncmec:7-e702", True)]
+
+
+def test_stopncii_keys_from_a_file_through_the_console_script_and_refused_keys(stopncii_server, tmp_path, capsys):
+    server, root, keys = stopncii_server, tmp_path / "registry", tmp_path / "stopncii.keys"
+    server.put(pdq("k"), T0)
+    keys.write_text(f"{server.fetch_key},{server.subscription_key}\n")
+    argv = ["sync", "stopncii", f"--registry={root}", f"--api-url={server.url}", f"--credentials-file={keys}"]
+    os.environ.pop("TAKEDOWN_STOPNCII_KEYS", None)
+    assert cli.main(argv) == 0
+    assert rows(root, "stopncii.parquet") == {("stopncii:" + pdq("k"), "pdq", pdq("k"))}
+    good = complete_versions(str(root))
+    keys.write_text(f"{server.fetch_key},wrong-subscription-key\n")
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "credentials were refused" in err
+    assert "wrong-subscription-key" not in err and server.fetch_key not in err
+    assert complete_versions(str(root)) == good and not os.path.exists(root / "_sync")
+
+
+def test_a_root_in_s3_gets_versions_journals_and_prunes_like_a_local_one(stopncii_server, capsys):
+    from tests.object_servers import s3_client, s3_server
+
+    server = stopncii_server
+    for i in range(30):
+        server.put(pdq(i), T0 + i)
+    env = {"TAKEDOWN_STOPNCII_KEYS": f"{server.fetch_key},{server.subscription_key}"}
+    with s3_server() as endpoint:
+        client = s3_client(endpoint)
+        client.create_bucket(Bucket="registry")
+        env["AWS_ENDPOINT_URL"] = endpoint
+        argv = ["stopncii", "--registry=s3://registry/root", f"--api-url={server.url}", "--page-size=10",
+                "--journal-every=5", "--keep=1"]
+        status, out, err = run(capsys, argv, env)
+        assert status == 0, err
+        server.put(pdq(1), T0 + 100, status="Withdrawn")
+        status, out, err = run(capsys, argv, env)
+        assert status == 0, err
+        keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket="registry")["Contents"])
+        version = json.loads(out)["version"].rsplit("/", 1)[1]
+        assert keys == [f"root/{version}/{name}" for name in
+                        ("_SUCCESS", "manifest.json", "quarantine/stopncii.parquet", "stopncii.parquet")]
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        try:
+            registry = load_registry(resolve_snapshot("s3://registry/root"))
+        finally:
+            os.environ.pop("AWS_ENDPOINT_URL")
+        assert registry.version == version and len(registry.entry_ids) == 29
