@@ -40,6 +40,7 @@ from transforms.registry.versions import SyncRefused, base_version, merged_sourc
 CREDENTIALS_ENV = {"ncmec": "TAKEDOWN_NCMEC_CREDENTIALS", "stopncii": "TAKEDOWN_STOPNCII_KEYS"}
 CREDENTIALS_FORM = {"ncmec": ("user", "password", ":"), "stopncii": ("fetch_function_key", "subscription_key", ",")}
 PROGRESS_EVERY_S = 10.0
+CURSOR_LIFETIME_S = 12 * 3600  # an older next link or page token is not trusted: its window starts again
 _log = logging.getLogger("takedown_scan")
 
 
@@ -152,7 +153,9 @@ def sync(args) -> Dict:
     journal = Journal(args.registry, args.source, dict(settings, since=args.since), args.journal_every)
     resumed = journal.resume(base.version)
     if resumed:
-        position, changes, counts = resumed
+        position, changes, counts, age = resumed
+        if age > CURSOR_LIFETIME_S:
+            position = (ncmec if args.source == "ncmec" else stopncii).restart(position)
         _log.info("%s: resuming an unfinished sync at %s with %d records fetched", args.source, _where(position),
                   changes.fetched)
     else:

@@ -20,6 +20,7 @@ from tests.feeds import NcmecEntry, NcmecServer, StopnciiServer, iso
 from tests.media import encode, pdq_of_rgb, photo
 from transforms.registry import ncmec
 from transforms.registry.feed import Changes, Record
+from transforms.registry.journal import Journal
 from transforms.registry.snapshots import complete_versions, load_registry, resolve_snapshot
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
@@ -399,3 +400,20 @@ def test_a_root_in_s3_gets_versions_journals_and_prunes_like_a_local_one(stopnci
         finally:
             os.environ.pop("AWS_ENDPOINT_URL")
         assert registry.version == version and len(registry.entry_ids) == 29
+
+
+def test_a_journal_older_than_a_next_link_lives_restarts_its_window(ncmec_server, tmp_path, capsys):
+    whole, old = tmp_path / "whole", tmp_path / "old"
+    assert run(capsys, ncmec_argv(ncmec_server, whole), ncmec_env(ncmec_server))[0] == 0
+    settings = {"source": "ncmec", "api_url": ncmec_server.url, "members": [MEMBER], "since": None}
+    journal = Journal(str(old), "ncmec", settings)
+    journal.start(None, {"from": T0, "cursor": {"to": BURST, "next": "/v2/entries?from=x&to=y&start=11&size=10&max=99"}})
+    progress = json.load(open(old / "_sync" / "ncmec" / "progress.json"))
+    progress["saved_at"] -= 13 * 3600
+    (old / "_sync" / "ncmec" / "progress.json").write_text(json.dumps(progress))
+    served = len(ncmec_server.requests)
+    status, out, err = run(capsys, ncmec_argv(ncmec_server, old), ncmec_env(ncmec_server))
+    assert status == 0 and "resuming an unfinished sync" in err
+    first = [q for p, q in ncmec_server.requests[served:] if p.endswith("/v2/entries")][0]
+    assert "start" not in first and first["from"] == iso(T0)
+    assert rows(old) == rows(whole)

@@ -64,8 +64,8 @@ class Journal:
     def _page(self, number: int) -> str:
         return FileSystems.join(self.folder, f"page-{number:06d}.parquet")
 
-    def resume(self, base_version: Optional[str]) -> Optional[Tuple[Dict, Changes, Counter]]:
-        """The position, records and counts of an unfinished sync on this base, or None."""
+    def resume(self, base_version: Optional[str]) -> Optional[Tuple[Dict, Changes, Counter, float]]:
+        """The position, records, counts and age in seconds of an unfinished sync on this base, or None."""
         path = FileSystems.join(self.folder, PROGRESS)
         if not FileSystems.exists(path):
             return None
@@ -80,7 +80,7 @@ class Journal:
             return None
         self._base, self._pages = base_version, progress["pages"]
         self._position, self._counts = progress["position"], Counter(progress["counts"])
-        return self._position, changes, Counter(self._counts)
+        return self._position, changes, Counter(self._counts), max(0.0, time.time() - progress.get("saved_at", 0))
 
     def start(self, base_version: Optional[str], position: Dict) -> None:
         delete_folder(self.folder)
@@ -106,7 +106,7 @@ class Journal:
 
     def _write_progress(self) -> None:
         progress = {"base": self._base, "settings": self.settings, "position": self._position,
-                    "pages": self._pages, "counts": dict(self._counts)}
+                    "pages": self._pages, "counts": dict(self._counts), "saved_at": time.time()}
         write_bytes(FileSystems.join(self.folder, PROGRESS), json.dumps(progress, sort_keys=True).encode())
 
     def clear(self) -> None:

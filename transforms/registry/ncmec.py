@@ -209,6 +209,11 @@ def fetch(client: NcmecClient, position: Dict, end: int, members: FrozenSet[str]
         cursor = None
 
 
+def restart(position: Dict) -> Dict:
+    """The position without its next link: the window fetched again from its start."""
+    return {"from": position["from"], "cursor": None}
+
+
 def window_end_now() -> int:
     return int(time.time()) - END_MARGIN_S
 

@@ -102,6 +102,11 @@ class StopnciiClient:
         return parse_page(get(url, self._headers, self.settings, "stopncii"))
 
 
+def restart(position: Dict) -> Dict:
+    """The position without its page token: the listing fetched again from its startTimestamp."""
+    return {"start": position["start"], "token": None}
+
+
 def fetch(client: StopnciiClient, position: Dict, page_size: int = PAGE_SIZE,
           log=lambda _: None) -> Iterator[Batch]:
     """Every hash record from position {"start": ts, "token": str | None}, one Batch per page,
