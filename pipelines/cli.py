@@ -2,9 +2,9 @@
 import sys
 from typing import List, Optional
 
-from pipelines import rematch, scan, sync
+from pipelines import rematch, report, scan, sync
 
-COMMANDS = {"scan": scan.main, "rematch": rematch.main, "sync": sync.main}
+COMMANDS = {"scan": scan.main, "rematch": rematch.main, "sync": sync.main, "report": report.main}
 USAGE = """usage: takedown-scan COMMAND [options]
   scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
            list, hash what is new or changed, match stored hashes against new entries, report
@@ -12,6 +12,8 @@ USAGE = """usage: takedown-scan COMMAND [options]
            the stored hashes against a registry version, no media read
   sync     ncmec|stopncii --registry ROOT [--api-url URL] [--since TIME] [--keep N]
            fetch what a registry feed changed and write a new version of ROOT
+  report   OUTPUT [--run RUN_ID | --since DATE] [--csv FILE]
+           a summary of the runs, the review queue, the entries the flood guard held back
 each command has its own --help"""
 
 

@@ -1,0 +1,65 @@
+"""The `report` command: what the takedown and compliance teams read of an output folder.
+
+    takedown-scan report OUTPUT [--run RUN_ID | --since DATE] [--csv FILE]
+                                [--max_matches_per_entry N] [--max_match_share S]
+
+Prints a summary of the chosen committed runs (the latest by default): objects listed, hashed and
+failed; matches by source, entry, classification, distance, media type, how found and prefix;
+withdrawals; errors by stage and reason; the registry version; and the entries the flood guard
+held back. `--csv` writes the review queue, one row per match with a stable `match_id`. Not a
+Beam pipeline: it reads a night's reports, which fit in one process.
+"""
+import argparse
+import csv
+import sys
+from typing import List, Optional
+
+from pipelines.config import UsageError
+from transforms.reports.view import (MAX_MATCH_SHARE, MAX_MATCHES_PER_ENTRY, ReportError, choose_runs,
+                                     flood_guard, queue, queue_columns, read_report, render_text)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="takedown-scan report", description=__doc__.split("\n\n")[0])
+    p.add_argument("output", metavar="OUTPUT", help="A scan's --output folder (local, gs://, s3://).")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", help="Report this run (RUN_ID).")
+    which.add_argument("--since", help="Report every committed run from this UTC date on (YYYY-MM-DD).")
+    p.add_argument("--csv", help="Write the review queue to this CSV file.")
+    p.add_argument("--max_matches_per_entry", type=int, default=MAX_MATCHES_PER_ENTRY,
+                   help="Hold back an entry matching more objects than this in one run.")
+    p.add_argument("--max_match_share", type=float, default=MAX_MATCH_SHARE,
+                   help="Or more than this share of the objects a run listed (from 1,000 objects on).")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser().parse_args(argv)
+        if args.max_matches_per_entry < 1 or not 0 < args.max_match_share <= 1:
+            raise UsageError("--max_matches_per_entry must be 1 or more, --max_match_share in (0, 1]")
+        report = read_report(args.output, choose_runs(args.output, args.run, args.since))
+        flood_guard(report, args.max_matches_per_entry, args.max_match_share)
+        if args.csv:
+            with open(args.csv, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(f, fieldnames=queue_columns(report))
+                writer.writeheader()
+                writer.writerows(queue(report))
+    except (UsageError, ReportError) as e:
+        print(f"takedown-scan: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"takedown-scan: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_text(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""`takedown-scan report` over real scans of the bundled sample: the summary, the review queue as
+CSV with stable match ids, the flood guard, two nights (a withdrawal), and its one-line errors."""
+import csv
+import os
+import shutil
+
+import pytest
+
+from pipelines import cli, scan
+from pipelines.scan import SAMPLE
+from tests.conftest import write
+
+HOLIDAY = os.path.join(SAMPLE, "media", "uploads", "2026", "holiday.jpg")  # TID-0001's picture
+
+
+def report(capsys, *argv):
+    capsys.readouterr()
+    status = cli.main(["report", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    """Night 1: the sample plus four more copies of TID-0001's picture; night 2: NCII-77 withdrawn."""
+    root = tmp_path_factory.mktemp("report")
+    media, registry, output = root / "media", root / "registry", root / "out"
+    shutil.copytree(os.path.join(SAMPLE, "media"), media)
+    for i in range(4):
+        shutil.copy(HOLIDAY, media / "uploads" / f"again-{i}.jpg")
+    shutil.copytree(os.path.join(SAMPLE, "registry"), registry)
+    assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}"]) == 0
+    (first,) = os.listdir(registry)
+    with open(registry / first / "hashes.csv") as f:
+        kept = [line for line in f if not line.startswith("NCII-77,")]
+    write(str(registry / "2026-12-01T0300Z" / "hashes.csv"), "".join(kept).encode())
+    write(str(registry / "2026-12-01T0300Z" / "_SUCCESS"), b"")
+    assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}"]) == 0
+    runs = sorted(d.removeprefix("run=") for d in os.listdir(output) if d.startswith("run="))
+    return {"output": str(output), "runs": runs}
+
+
+def test_the_summary_and_the_queue_of_the_first_night(nights, capsys, tmp_path):
+    queue_csv = tmp_path / "queue.csv"
+    status, out, err = report(capsys, nights["output"], f"--run={nights['runs'][0]}", f"--csv={queue_csv}")
+    assert status == 0, err
+    assert "objects: 10 listed = 0 unchanged + 9 hashed + 1 failed" in out
+    assert "registry: version 2026-11-01T0300Z, 3 entries, 0 rows rejected, skipped by type: {'pdna': 1}" in out
+    assert "matches: 8 (8 to review, 0 held back), withdrawn: 0" in out
+    assert "        5  TID-0001" in out and "        1  decode/truncated" in out
+    rows = list(csv.DictReader(open(queue_csv)))
+    assert len(rows) == 8 and len({r["match_id"] for r in rows}) == 8
+    assert {"match_id", "uri", "object_version", "entry_id", "signal_type", "distance", "found_by", "run_id",
+            "source", "classification"} <= set(rows[0])
+    again = tmp_path / "again.csv"
+    assert report(capsys, nights["output"], f"--run={nights['runs'][0]}", f"--csv={again}")[0] == 0
+    assert [r["match_id"] for r in csv.DictReader(open(again))] == [r["match_id"] for r in rows]
+
+
+def test_the_flood_guard_holds_back_an_entry_that_matches_too_many_objects(nights, capsys, tmp_path):
+    queue_csv = tmp_path / "queue.csv"
+    status, out, err = report(capsys, nights["output"], f"--run={nights['runs'][0]}", f"--csv={queue_csv}",
+                              "--max_matches_per_entry=3")
+    assert status == 0, err
+    assert "matches: 8 (3 to review, 5 held back)" in out
+    assert f"  TID-0001: 5 objects in run {nights['runs'][0]}; {{'source': 'take_it_down'" in out
+    rows = list(csv.DictReader(open(queue_csv)))
+    assert len(rows) == 3 and "TID-0001" not in {r["entry_id"] for r in rows}
+
+
+def test_two_nights_and_the_withdrawal(nights, capsys):
+    status, out, err = report(capsys, nights["output"])  # the latest night only
+    assert status == 0, err
+    assert "withdrawn: 2" in out and "        2  NCII-77" in out.split("withdrawn by entry:")[1]
+    assert "objects: 10 listed = 9 unchanged + 0 hashed + 1 failed" in out  # a failed object is tried again
+    status, out, err = report(capsys, nights["output"], f"--since={nights['runs'][0][:4]}-{nights['runs'][0][4:6]}-{nights['runs'][0][6:8]}")
+    assert status == 0 and out.startswith(f"takedown-scan report: 2 run(s), {nights['runs'][0]} .. {nights['runs'][1]}")
+
+
+def test_bad_report_requests_are_one_line_and_exit_2(nights, capsys, tmp_path):
+    for argv in ([str(tmp_path / "nothing")], [nights["output"], "--run=20990101T000000Z-000000"],
+                 [nights["output"], "--since=yesterday"], [nights["output"], "--run=x", "--since=2026-01-01"],
+                 [nights["output"], "--max_matches_per_entry=0"]):
+        status, out, err = report(capsys, *argv)
+        assert status == 2 and out == "" and err.count("\n") == 1, (argv, err)
+
+
+def test_the_console_script_lists_every_command_and_each_has_its_help(capsys):
+    assert cli.main(["--help"]) == 0
+    listed = capsys.readouterr().err
+    for command in ("scan", "rematch", "sync", "report"):
+        assert f"\n  {command} " in listed
+    for command in (["report"], ["sync"], ["sync", "ncmec"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([*command, "--help"])
+        assert exit_.value.code == 0

@@ -1,0 +1,193 @@
+"""The compliance team's view of an output folder: the committed runs chosen, their summaries,
+matches, withdrawals and errors, read back from Parquet; a stable `match_id` per (object, entry,
+signal); the flood guard; the text summary and the review queue rows.
+
+The flood guard: an entry that matches more than `max_matches_per_entry` objects in one run, or
+more than `max_match_share` of the objects that run listed, is a bad entry (a meme, a logo, a flat
+picture) far more often than a mass re-upload. Its matches are held back from the review queue,
+listed on their own with the entry's metadata, so that one bad entry cannot start a mass takedown.
+"""
+import hashlib
+import io
+import json
+import posixpath
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.schemas import MATCH_COLUMNS
+
+REPORT_MARKER = "_SUCCESS"
+MAX_MATCHES_PER_ENTRY = 100
+MAX_MATCH_SHARE = 0.01  # of the objects a run listed, counted only from this many objects on:
+SHARE_FROM_OBJECTS = 1000
+DISTANCE_BANDS = ((0, 0, "0"), (1, 10, "1-10"), (11, 20, "11-20"), (21, 31, "21-31"), (32, 256, "32+"))
+QUEUE_COLUMNS = ("match_id", "run_id", "uri", "object_version", "media_type", "entry_id", "signal_type",
+                 "distance", "found_by", "registry_version")
+
+
+class ReportError(Exception):
+    """The report cannot be made; str() is a one-line reason."""
+
+
+@dataclass
+class Report:
+    runs: List[str]  # run ids, oldest first
+    summaries: Dict[str, Dict]
+    matches: List[Dict]
+    withdrawn: List[Dict]
+    errors: List[Dict]
+    metadata_columns: Tuple[str, ...] = ()
+    held: Set[Tuple[str, str]] = field(default_factory=set)  # (run_id, entry_id) held back
+
+
+def match_id(row: Dict) -> str:
+    """The same for the same object version, entry and signal type, in every run and report."""
+    key = "\x1f".join(str(row[k]) for k in ("uri", "object_version", "entry_id", "signal_type"))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def committed_runs(output: str) -> List[str]:
+    markers = FileSystems.match([FileSystems.join(output, "run=*", REPORT_MARKER)])[0].metadata_list
+    return sorted(posixpath.basename(posixpath.dirname(m.path)).removeprefix("run=") for m in markers)
+
+
+def choose_runs(output: str, run: Optional[str] = None, since: Optional[str] = None) -> List[str]:
+    """One run (--run), the runs from a UTC date on (--since YYYY-MM-DD), or the latest."""
+    runs = committed_runs(output)
+    if not runs:
+        raise ReportError(f"{output} holds no committed run (run=RUN_ID/ with _SUCCESS)")
+    if run:
+        if run not in runs:
+            raise ReportError(f"run {run} is not a committed run of this output (latest: {runs[-1]})")
+        return [run]
+    if since:
+        day = since.replace("-", "")[:8]
+        if not (len(day) == 8 and day.isdigit()):
+            raise ReportError(f"--since {since!r} is not a date such as 2026-11-30")
+        chosen = [r for r in runs if r[:8] >= day]
+        if not chosen:
+            raise ReportError(f"no committed run since {since} (latest: {runs[-1]})")
+        return chosen
+    return [runs[-1]]
+
+
+def _rows(run_dir: str, part: str) -> List[Dict]:
+    paths = [m.path for m in FileSystems.match([FileSystems.join(run_dir, part, "*.parquet")])[0].metadata_list]
+    rows = []
+    for path in sorted(paths):
+        with FileSystems.open(path) as f:
+            rows.extend(pq.read_table(io.BytesIO(f.read())).to_pylist())
+    return rows
+
+
+def read_report(output: str, runs: Sequence[str]) -> Report:
+    report = Report(list(runs), {}, [], [], [])
+    for run in runs:
+        run_dir = FileSystems.join(output, f"run={run}")
+        with FileSystems.open(FileSystems.join(run_dir, "summary.json")) as f:
+            report.summaries[run] = json.loads(f.read())
+        report.matches += _rows(run_dir, "matches")
+        report.withdrawn += _rows(run_dir, "withdrawn")
+        report.errors += _rows(run_dir, "errors")
+    extra = []
+    for row in report.matches:
+        row["match_id"] = match_id(row)
+        extra += [k for k in row if k not in MATCH_COLUMNS and k != "match_id" and k not in extra]
+    report.metadata_columns = tuple(extra)
+    return report
+
+
+def flood_guard(report: Report, max_per_entry: int = MAX_MATCHES_PER_ENTRY, max_share: float = MAX_MATCH_SHARE) -> None:
+    objects = defaultdict(set)
+    for row in report.matches:
+        objects[(row["run_id"], row["entry_id"])].add(row["uri"])
+    for (run, entry), uris in objects.items():
+        listed = report.summaries.get(run, {}).get("listed") or 0
+        share_limit = listed * max_share if listed >= SHARE_FROM_OBJECTS else float("inf")
+        if len(uris) > max_per_entry or len(uris) > share_limit:
+            report.held.add((run, entry))
+
+
+def queue_columns(report: Report) -> Tuple[str, ...]:
+    return QUEUE_COLUMNS + report.metadata_columns
+
+
+def queue(report: Report) -> List[Dict]:
+    """The review queue: one row per match not held back, newest run first."""
+    rows = [r for r in report.matches if (r["run_id"], r["entry_id"]) not in report.held]
+    rows.sort(key=lambda r: (r["run_id"], r["entry_id"], r["uri"]), reverse=True)
+    return [{k: r.get(k) for k in queue_columns(report)} for r in rows]
+
+
+def _band(distance) -> str:
+    if distance is None:
+        return "exact"
+    return next(name for low, high, name in DISTANCE_BANDS if low <= distance <= high)
+
+
+def _top_prefixes(uris: Sequence[str]) -> Counter:
+    """Counts by the first folder under the folder all the URIs share."""
+    folders = [u.rsplit("/", 1)[0].split("/") for u in uris]
+    common = []
+    for level in zip(*folders):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    counts = Counter()
+    for folder in folders:
+        counts["/".join(folder[:len(common) + 1]) + "/"] += 1
+    return counts
+
+
+def _section(title: str, counts: Counter, limit: int = 10) -> List[str]:
+    lines = [f"{title}:"]
+    if not counts:
+        return lines + ["  (none)"]
+    for key, n in counts.most_common(limit):
+        lines.append(f"  {n:>7,}  {key}")
+    if len(counts) > limit:
+        lines.append(f"  {sum(n for _, n in counts.most_common()[limit:]):>7,}  ({len(counts) - limit} more)")
+    return lines
+
+
+def render_text(report: Report) -> str:
+    total = Counter()
+    for summary in report.summaries.values():
+        for key in ("listed", "unchanged_skipped", "hashed", "failed", "matches", "withdrawn_matches"):
+            total[key] += summary.get(key) or 0
+    first, last = report.runs[0], report.runs[-1]
+    newest = report.summaries[last]
+    lines = [
+        f"takedown-scan report: {len(report.runs)} run(s), {first}" + (f" .. {last}" if last != first else ""),
+        f"objects: {total['listed']:,} listed = {total['unchanged_skipped']:,} unchanged + "
+        f"{total['hashed']:,} hashed + {total['failed']:,} failed",
+        f"registry: version {newest.get('registry_version')}, {newest.get('registry_entries') or 0:,} entries, "
+        f"{newest.get('registry_rejected') or 0:,} rows rejected, skipped by type: {newest.get('registry_skipped_by_type') or {}}",
+        f"matches: {len(report.matches):,} ({len(queue(report)):,} to review, "
+        f"{sum(1 for r in report.matches if (r['run_id'], r['entry_id']) in report.held):,} held back), "
+        f"withdrawn: {len(report.withdrawn):,}",
+        "",
+    ]
+    reviewable = [r for r in report.matches if (r["run_id"], r["entry_id"]) not in report.held]
+    by = lambda key: Counter(str(r.get(key)) for r in reviewable)  # noqa: E731
+    lines += _section("matches by source", by("source")) if "source" in report.metadata_columns else []
+    lines += _section("matches by entry", by("entry_id"))
+    lines += _section("matches by classification", by("classification")) if "classification" in report.metadata_columns else []
+    lines += _section("matches by distance", Counter(_band(r.get("distance")) for r in reviewable))
+    lines += _section("matches by media type", by("media_type"))
+    lines += _section("matches by how they were found", by("found_by"))
+    lines += _section("matches by prefix", _top_prefixes([r["uri"] for r in reviewable]))
+    lines += _section("withdrawn by entry", Counter(r["entry_id"] for r in report.withdrawn))
+    lines += _section("errors by stage and reason", Counter(f"{e['stage']}/{e['reason']}" for e in report.errors))
+    lines.append("held back by the flood guard (an entry matching too many objects in one run):")
+    if not report.held:
+        lines.append("  (none)")
+    for run, entry in sorted(report.held):
+        rows = [r for r in report.matches if (r["run_id"], r["entry_id"]) == (run, entry)]
+        metadata = {k: rows[0].get(k) for k in report.metadata_columns if rows[0].get(k) is not None}
+        lines.append(f"  {entry}: {len({r['uri'] for r in rows}):,} objects in run {run}; {metadata}")
+    return "\n".join(lines) + "\n"
