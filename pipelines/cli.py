@@ -2,9 +2,10 @@
 import sys
 from typing import List, Optional
 
-from pipelines import rematch, report, scan, sync
+from pipelines import rematch, report, review, scan, sync
 
-COMMANDS = {"scan": scan.main, "rematch": rematch.main, "sync": sync.main, "report": report.main}
+COMMANDS = {"scan": scan.main, "rematch": rematch.main, "sync": sync.main, "report": report.main,
+            "review": review.main}
 USAGE = """usage: takedown-scan COMMAND [options]
   scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
            list, hash what is new or changed, match stored hashes against new entries, report
@@ -14,6 +15,8 @@ USAGE = """usage: takedown-scan COMMAND [options]
            fetch what a registry feed changed and write a new version of ROOT
   report   OUTPUT [--run RUN_ID | --since DATE] [--csv FILE]
            a summary of the runs, the review queue, the entries the flood guard held back
+  review   OUTPUT --match MATCH_ID --verdict confirmed|false_match [--note TEXT]
+           record a verdict on a match; later queues leave it out
 each command has its own --help"""
 
 

@@ -5,8 +5,9 @@
 
 Prints a summary of the chosen committed runs (the latest by default): objects listed, hashed and
 failed; matches by source, entry, classification, distance, media type, how found and prefix;
-withdrawals; errors by stage and reason; the registry version; and the entries the flood guard
-held back. `--csv` writes the review queue, one row per match with a stable `match_id`. Not a
+withdrawals; errors by stage and reason; the registry version; the verdicts recorded by `review`;
+and the entries the flood guard held back. `--csv` writes the review queue: the matches not yet
+reviewed, one row each with a stable `match_id`. Not a
 Beam pipeline: it reads a night's reports, which fit in one process.
 """
 import argparse
@@ -15,6 +16,7 @@ import sys
 from typing import List, Optional
 
 from pipelines.config import UsageError
+from transforms.reports.reviews import read_reviews
 from transforms.reports.view import (MAX_MATCH_SHARE, MAX_MATCHES_PER_ENTRY, ReportError, choose_runs,
                                      flood_guard, queue, queue_columns, read_report, render_text)
 
@@ -45,6 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.max_matches_per_entry < 1 or not 0 < args.max_match_share <= 1:
             raise UsageError("--max_matches_per_entry must be 1 or more, --max_match_share in (0, 1]")
         report = read_report(args.output, choose_runs(args.output, args.run, args.since))
+        report.reviews = read_reviews(args.output)
         flood_guard(report, args.max_matches_per_entry, args.max_match_share)
         if args.csv:
             with open(args.csv, "w", newline="", encoding="utf-8") as f:

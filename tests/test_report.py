@@ -88,9 +88,33 @@ def test_bad_report_requests_are_one_line_and_exit_2(nights, capsys, tmp_path):
 def test_the_console_script_lists_every_command_and_each_has_its_help(capsys):
     assert cli.main(["--help"]) == 0
     listed = capsys.readouterr().err
-    for command in ("scan", "rematch", "sync", "report"):
+    for command in ("scan", "rematch", "sync", "report", "review"):
         assert f"\n  {command} " in listed
-    for command in (["report"], ["sync"], ["sync", "ncmec"]):
+    for command in (["report"], ["review"], ["sync"], ["sync", "ncmec"]):
         with pytest.raises(SystemExit) as exit_:
             cli.main([*command, "--help"])
         assert exit_.value.code == 0
+
+
+def test_reviews_are_recorded_append_only_and_leave_the_queue(nights, capsys, tmp_path):
+    output = tmp_path / "out"
+    shutil.copytree(nights["output"], output)
+    first = tmp_path / "first.csv"
+    assert report(capsys, str(output), f"--run={nights['runs'][0]}", f"--csv={first}")[0] == 0
+    rows = list(csv.DictReader(open(first)))
+    false_match, confirmed = rows[0]["match_id"], rows[1]["match_id"]
+    capsys.readouterr()
+    assert cli.main(["review", str(output), f"--match={false_match}", "--verdict=confirmed", "--reviewer=ana"]) == 0
+    assert cli.main(["review", str(output), f"--match={false_match}", "--verdict=false_match", "--note=a logo",
+                     "--reviewer=ben"]) == 0
+    assert cli.main(["review", str(output), f"--match={confirmed}", "--verdict=confirmed", "--reviewer=ana"]) == 0
+    assert len(os.listdir(output / "reviews")) == 3  # every verdict kept
+    later = tmp_path / "later.csv"
+    status, out, err = report(capsys, str(output), f"--since=2000-01-01", f"--csv={later}")
+    assert status == 0, err
+    assert "reviewed: 1 confirmed, 1 false_match" in out
+    assert not {false_match, confirmed} & {r["match_id"] for r in csv.DictReader(open(later))}
+    for argv in (["--match=0000000000000000", "--verdict=confirmed"], [f"--match={confirmed}", "--verdict=maybe"]):
+        status, out, err = (cli.main(["review", str(output), *argv]), *capsys.readouterr())
+        assert status == 2 and err.count("\n") == 1
+    assert len(os.listdir(output / "reviews")) == 3

@@ -42,6 +42,7 @@ class Report:
     errors: List[Dict]
     metadata_columns: Tuple[str, ...] = ()
     held: Set[Tuple[str, str]] = field(default_factory=set)  # (run_id, entry_id) held back
+    reviews: Dict[str, Dict] = field(default_factory=dict)  # match_id -> its latest review
 
 
 def match_id(row: Dict) -> str:
@@ -117,8 +118,10 @@ def queue_columns(report: Report) -> Tuple[str, ...]:
 
 
 def queue(report: Report) -> List[Dict]:
-    """The review queue: one row per match not held back, newest run first."""
-    rows = [r for r in report.matches if (r["run_id"], r["entry_id"]) not in report.held]
+    """The review queue: one row per match not held back and not reviewed yet, newest run first
+    (a match judged a false match never comes back: the same object, entry and signal keep its id)."""
+    rows = [r for r in report.matches
+            if (r["run_id"], r["entry_id"]) not in report.held and r["match_id"] not in report.reviews]
     rows.sort(key=lambda r: (r["run_id"], r["entry_id"], r["uri"]), reverse=True)
     return [{k: r.get(k) for k in queue_columns(report)} for r in rows]
 
@@ -154,6 +157,12 @@ def _section(title: str, counts: Counter, limit: int = 10) -> List[str]:
     return lines
 
 
+def _verdicts(report: Report) -> str:
+    ids = {r["match_id"] for r in report.matches}
+    counts = Counter(v["verdict"] for k, v in report.reviews.items() if k in ids)
+    return ", ".join(f"{n:,} {verdict}" for verdict, n in sorted(counts.items())) or "none"
+
+
 def render_text(report: Report) -> str:
     total = Counter()
     for summary in report.summaries.values():
@@ -170,6 +179,7 @@ def render_text(report: Report) -> str:
         f"matches: {len(report.matches):,} ({len(queue(report)):,} to review, "
         f"{sum(1 for r in report.matches if (r['run_id'], r['entry_id']) in report.held):,} held back), "
         f"withdrawn: {len(report.withdrawn):,}",
+        f"reviewed: {_verdicts(report)}",
         "",
     ]
     reviewable = [r for r in report.matches if (r["run_id"], r["entry_id"]) not in report.held]

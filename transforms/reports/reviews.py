@@ -1,0 +1,51 @@
+"""Review verdicts on matches, kept append-only under OUTPUT/reviews/: one small JSON file per
+verdict (the match, the verdict, a note, who and when), never rewritten or deleted. A match's
+latest verdict is the one that counts; every earlier one stays in the record.
+"""
+import json
+import secrets
+from datetime import datetime
+from typing import Dict, Optional
+
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.reports.view import ReportError, committed_runs, match_id, read_report
+
+VERDICTS = ("confirmed", "false_match")
+REVIEWS = "reviews"
+_MATCH_KEYS = ("run_id", "uri", "object_version", "entry_id", "signal_type", "registry_hash", "registry_version")
+
+
+def find_match(output: str, wanted: str) -> Dict:
+    """The match row with this match_id, from the newest committed run that holds it."""
+    for run in reversed(committed_runs(output)):
+        for row in read_report(output, [run]).matches:
+            if row["match_id"] == wanted:
+                return row
+    raise ReportError(f"no committed run of {output} holds a match {wanted!r}")
+
+
+def record_review(output: str, match: Dict, verdict: str, note: Optional[str], reviewer: str, now: datetime) -> str:
+    if verdict not in VERDICTS:
+        raise ReportError(f"--verdict must be one of {', '.join(VERDICTS)}")
+    review = {"match_id": match["match_id"], "verdict": verdict, "note": note, "reviewer": reviewer,
+              "reviewed_at": now.isoformat(), **{k: match.get(k) for k in _MATCH_KEYS}}
+    name = f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{secrets.token_hex(3)}.json"
+    path = FileSystems.join(output, REVIEWS, name)
+    with FileSystems.create(path) as f:
+        f.write(json.dumps(review, sort_keys=True).encode() + b"\n")
+    return path
+
+
+def read_reviews(output: str) -> Dict[str, Dict]:
+    """match_id -> its latest review (files sort by time)."""
+    paths = sorted(m.path for m in FileSystems.match([FileSystems.join(output, REVIEWS, "*.json")])[0].metadata_list)
+    latest = {}
+    for path in paths:
+        try:
+            with FileSystems.open(path) as f:
+                review = json.loads(f.read())
+            latest[review["match_id"]] = review
+        except (ValueError, KeyError) as e:
+            raise ReportError(f"review file {path} cannot be read: {type(e).__name__}: {e}") from None
+    return latest
