@@ -110,7 +110,7 @@ def test_reviews_are_recorded_append_only_and_leave_the_queue(nights, capsys, tm
     assert cli.main(["review", str(output), f"--match={confirmed}", "--verdict=confirmed", "--reviewer=ana"]) == 0
     assert len(os.listdir(output / "reviews")) == 3  # every verdict kept
     later = tmp_path / "later.csv"
-    status, out, err = report(capsys, str(output), f"--since=2000-01-01", f"--csv={later}")
+    status, out, err = report(capsys, str(output), "--since=2000-01-01", f"--csv={later}")
     assert status == 0, err
     assert "reviewed: 1 confirmed, 1 false_match" in out
     assert not {false_match, confirmed} & {r["match_id"] for r in csv.DictReader(open(later))}

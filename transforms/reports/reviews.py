@@ -9,7 +9,7 @@ from typing import Dict, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.reports.view import ReportError, committed_runs, match_id, read_report
+from transforms.reports.view import ReportError, committed_runs, read_report
 
 VERDICTS = ("confirmed", "false_match")
 REVIEWS = "reviews"
