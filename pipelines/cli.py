@@ -2,10 +2,10 @@
 import sys
 from typing import List, Optional
 
-from pipelines import rematch, report, review, scan, sync
+from pipelines import feedback, rematch, report, review, scan, sync
 
 COMMANDS = {"scan": scan.main, "rematch": rematch.main, "sync": sync.main, "report": report.main,
-            "review": review.main}
+            "review": review.main, "feedback": feedback.main}
 USAGE = """usage: takedown-scan COMMAND [options]
   scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
            list, hash what is new or changed, match stored hashes against new entries, report
@@ -17,6 +17,8 @@ USAGE = """usage: takedown-scan COMMAND [options]
            a summary of the runs, the review queue, the entries the flood guard held back
   review   OUTPUT --match MATCH_ID --verdict confirmed|false_match [--note TEXT]
            record a verdict on a match; later queues leave it out
+  feedback OUTPUT --to ncmec|stopncii --out DIR [--send]
+           the verdicts as NCMEC feedback XML or StopNCII SubmitFeedback JSON
 each command has its own --help"""
 
 

@@ -98,12 +98,24 @@ def print_summary(run_dir: str) -> None:
             print(json.dumps(json.load(f), indent=2, sort_keys=True))
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the line, not the one of its creation."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
 def show_progress() -> None:
     """Progress lines of the workers (in this process on the DirectRunner) on stderr, once: not
     passed on to the root logger, which Beam gives a handler of its own."""
     logger = logging.getLogger("takedown_scan")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("takedown-scan: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -81,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def credentials(source: str, path: Optional[str]) -> Tuple[str, str]:
+def credentials(source: str, path: Optional[str]) -> Tuple[str, ...]:
     first, second, separator = CREDENTIALS_FORM[source]
     where = path or f"${CREDENTIALS_ENV[source]}"
     if path:
@@ -95,10 +95,10 @@ def credentials(source: str, path: Optional[str]) -> Tuple[str, str]:
         if not text:
             raise UsageError(f"no {source} credentials: set {CREDENTIALS_ENV[source]}={first}{separator}{second} "
                              "or give --credentials-file")
-    left, found, right = text.partition(separator)
-    if not found or not left.strip() or not right.strip():
+    parts = [p.strip() for p in text.split(separator, 2 if source == "stopncii" else 1)]
+    if len(parts) < 2 or not all(parts):
         raise UsageError(f"the {source} credentials in {where} are not of the form {first}{separator}{second}")
-    return left.strip(), right.strip()
+    return tuple(parts)  # StopNCII's may add ,feedback_function_key (for SubmitFeedback)
 
 
 def _since(args) -> Optional[Dict]:
@@ -122,11 +122,11 @@ def _start(args, checkpoint: Optional[Dict]) -> Dict:
 def _feed(args, position: Dict, settings: HttpSettings, secret: Tuple[str, str]) -> Iterator[Batch]:
     log = lambda message: _log.info("%s: %s", args.source, message)  # noqa: E731
     if args.source == "ncmec":
-        client = ncmec.NcmecClient(args.api_url, *secret, settings)
+        client = ncmec.NcmecClient(args.api_url, *secret[:2], settings)
         log(f"signed in as member {client.status()}")
         members = frozenset(ncmec.member_filter(args.member_id))
         return ncmec.fetch(client, position, ncmec.window_end_now(), members, args.max_window_entries, log)
-    client = stopncii.StopnciiClient(args.api_url, *secret, settings)
+    client = stopncii.StopnciiClient(args.api_url, *secret[:2], settings)
     return stopncii.fetch(client, position, args.page_size, log)
 
 

@@ -1,6 +1,7 @@
 """Local HTTP servers on 127.0.0.1 that speak the registries' protocols as python-threatexchange's
 clients and tests document them: NCMEC's Hash Sharing API v2 (XML, HTTP Basic, time windows and
-next links) and StopNCII's v1 FetchHashes (JSON, two key headers, page tokens).
+next links, feedback PUTs) and StopNCII's v1 FetchHashes and SubmitFeedback (JSON, two key
+headers, page tokens).
 
 Both keep a log of the requests they served, answer chosen requests with a fault status (503,
 429), and can hold one request open and then drop it (for a client to be killed mid-way). The NCMEC server
@@ -18,6 +19,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Optional, Tuple
+import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -36,6 +38,7 @@ class FeedServer:
 
     def __init__(self):
         self.requests: List[Tuple[str, Dict[str, str]]] = []
+        self.received: List[Tuple[str, str, bytes]] = []  # accepted PUTs and POSTs: (method, path, body)
         self.faults: Dict[int, int] = {}  # number of the request (1-based) -> HTTP status to answer
         self.hold_if = None  # (path, query) -> bool: the first request it accepts is held until released
         self.held = threading.Event()
@@ -46,6 +49,11 @@ class FeedServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 server._serve(self)
+
+            def do_PUT(self):
+                server._receive(self)
+
+            do_POST = do_PUT
 
             def log_message(self, *args):
                 pass
@@ -83,6 +91,25 @@ class FeedServer:
         status, body, kind = self.answer(parts.path, query)
         self._send(handler, status, body, kind)
 
+    def _receive(self, handler: BaseHTTPRequestHandler) -> None:
+        """A PUT or POST (feedback): logged with its body in `received` when accepted."""
+        path = urllib.parse.urlsplit(handler.path).path
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        with self.lock:
+            self.requests.append((path, {"method": handler.command}))
+            number = len(self.requests)
+        if self.faults.get(number):
+            return self._send(handler, self.faults[number], b"try later", "text/plain")
+        if not self.authorized(handler.headers):
+            return self._send(handler, 401, b"unauthorized", "text/plain")
+        status, answer = self.receive(handler.command, path, handler.headers, body)
+        if status == 200:
+            self.received.append((handler.command, path, body))
+        self._send(handler, status, answer, "text/plain")
+
+    def receive(self, method: str, path: str, headers, body: bytes) -> Tuple[int, bytes]:
+        return 405, b"not allowed"
+
     @staticmethod
     def _send(handler, status: int, body: bytes, kind: str, headers=None) -> None:
         handler.send_response(status)
@@ -116,6 +143,7 @@ class NcmecEntry:
 
 class NcmecServer(FeedServer):
     PREFIX = "/hashsharing"
+    REASON = "01234567-abcd-0123-4567-0123456789ab"
 
     def __init__(self, user="platform", password="s3cret-pw", page_size=10, member="7"):
         self.user, self.password, self.page_size, self.member = user, password, page_size, member
@@ -141,6 +169,12 @@ class NcmecServer(FeedServer):
                     f'<status xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><ipAddress>127.0.0.1</ipAddress>'
                     f'<username>{escape(self.user)}</username><member id="{self.member}">Test Platform</member></status>')
             return 200, body.encode(), "application/xml"
+        if path.startswith(self.PREFIX + "/v2/feedback/") and path.endswith("/reasons"):
+            kind = path.split("/")[-2]
+            body = (f'<?xml version="1.0" encoding="UTF-8"?><feedbackReasons xmlns="https://hashsharing.ncmec.org/hashsharing/v2">'
+                    f'<availableFeedbackReasons><reason guid="{self.REASON}" name="Not the content" type="{kind}"/>'
+                    f"</availableFeedbackReasons></feedbackReasons>")
+            return 200, body.encode(), "application/xml"
         if path != self.PREFIX + "/v2/entries":
             return 404, b"not found", "text/plain"
         window = (query["from"], query["to"])
@@ -157,6 +191,28 @@ class NcmecServer(FeedServer):
             return 200, self._page([], window, 1, 0), "application/xml"
         found = self.cursors[window]
         return 200, self._page(found[start - 1:start - 1 + self.page_size], window, start, len(found)), "application/xml"
+
+    def receive(self, method, path, headers, body):
+        """PUT /v2/entries/MEMBER/ID/FINGERPRINT/feedback with a feedbackSubmission: one vote,
+        affirmative, or negative with a known reason GUID."""
+        parts = path[len(self.PREFIX):].split("/")
+        if method != "PUT" or len(parts) != 7 or parts[1:3] != ["v2", "entries"] or parts[6] != "feedback":
+            return 404, b"not found"
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return 400, b"not XML"
+        namespace = "{https://hashsharing.ncmec.org/hashsharing/v2}"
+        votes = list(root)
+        if root.tag != namespace + "feedbackSubmission" or len(votes) != 1:
+            return 400, b"not one feedbackSubmission vote"
+        vote = votes[0]
+        if vote.tag == namespace + "affirmative" and not len(vote):
+            return 200, b""
+        guids = [g.text for g in vote.iter(namespace + "guid")]
+        if vote.tag == namespace + "negative" and guids == [self.REASON]:
+            return 200, b""
+        return 400, b"a negative vote needs one known reason"
 
     def _page(self, entries: List[NcmecEntry], window, start: int, total: int) -> bytes:
         groups = []
@@ -199,8 +255,10 @@ class NcmecServer(FeedServer):
 class StopnciiServer(FeedServer):
     PREFIX = "/v1"
 
-    def __init__(self, fetch_key="fetch-key-123", subscription_key="sub-key-456", max_page=50):
+    def __init__(self, fetch_key="fetch-key-123", subscription_key="sub-key-456", max_page=50,
+                 feedback_key="feedback-key-789"):
         self.fetch_key, self.subscription_key, self.max_page = fetch_key, subscription_key, max_page
+        self.feedback_key = feedback_key  # SubmitFeedback's own function key
         self.hashes: Dict[str, Dict] = {}  # hashValue -> the current record
         super().__init__()
 
@@ -214,8 +272,24 @@ class StopnciiServer(FeedServer):
                               "hashRegions": ["US"], "CSPFeedbacks": []}
 
     def authorized(self, headers) -> bool:
-        return (headers.get("x-functions-key") == self.fetch_key
+        return (headers.get("x-functions-key") in (self.fetch_key, self.feedback_key)
                 and headers.get("Ocp-Apim-Subscription-Key") == self.subscription_key)
+
+    def receive(self, method, path, headers, body):
+        """POST SubmitFeedback: {"count": n, "hashFeedbacks": [{hashValue, feedbackValue, tags}]}."""
+        if method != "POST" or path != self.PREFIX + "/SubmitFeedback":
+            return 404, b"not found"
+        if headers.get("x-functions-key") != self.feedback_key:
+            return 401, b"this function key does not open SubmitFeedback"
+        try:
+            document = json.loads(body)
+            items = document["hashFeedbacks"]
+            good = document["count"] == len(items) and all(
+                isinstance(i["hashValue"], str) and i["feedbackValue"] in ("Blocked", "NotBlocked", "None")
+                and isinstance(i["tags"], list) for i in items)
+        except (ValueError, KeyError, TypeError):
+            good = False
+        return (200, b"{}") if good else (400, b"not a SubmitFeedback document")
 
     def answer(self, path, query):
         if path != self.PREFIX + "/FetchHashes":

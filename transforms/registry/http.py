@@ -77,12 +77,19 @@ def _read(response, deadline: float, what: str) -> bytes:
 
 def get(url: str, headers: Dict[str, str], settings: HttpSettings, source: str) -> bytes:
     """The body of a GET of url; FeedError (one line) when it cannot be had."""
-    what = f"{source}: GET {safe_url(url)}"
+    return send("GET", url, headers, settings, source)
+
+
+def send(method: str, url: str, headers: Dict[str, str], settings: HttpSettings, source: str,
+         body: Optional[bytes] = None) -> bytes:
+    """The answer's body to a request that may be repeated (GET, or a PUT/POST of the same
+    feedback); FeedError (one line) when it cannot be had."""
+    what = f"{source}: {method} {safe_url(url)}"
     wait = settings.first_wait_s
     for attempt in range(settings.retries + 1):
         last = attempt == settings.retries
         try:
-            request = urllib.request.Request(url, headers=headers, method="GET")
+            request = urllib.request.Request(url, data=body, headers=headers, method=method)
             with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
                 return _read(response, time.monotonic() + settings.deadline_s, what)
         except urllib.error.HTTPError as e:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from transforms.registry.feed import Batch, Record
-from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get
+from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send
 
 DEFAULT_URL = "https://report.cybertip.org/hashsharing"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -151,6 +151,20 @@ class NcmecClient:
         if member is None:
             raise FeedError("ncmec: the status answer names no member")
         return member.get("id") or ""
+
+    def feedback_reasons(self, fingerprint: str) -> Dict[str, str]:
+        """guid -> name of the reasons NCMEC accepts for negative feedback on this fingerprint type."""
+        data = self._get(f"/v2/feedback/{urllib.parse.quote(fingerprint)}/reasons")
+        try:
+            root = _xml(data)
+        except ET.ParseError as e:
+            raise FeedError(f"ncmec: the feedback reasons are not XML ({e})") from None
+        return {r.get("guid"): r.get("name") or "" for r in root.iter("reason") if r.get("guid")}
+
+    def send_feedback(self, member: str, entry: str, fingerprint: str, document: bytes) -> None:
+        path = "/".join(urllib.parse.quote(p, safe="") for p in (member, entry, fingerprint))
+        send("PUT", f"{self.base_url}/v2/entries/{path}/feedback",
+             dict(self._headers, **{"Content-Type": "application/xml; charset=utf-8"}), self.settings, "ncmec", document)
 
     def entries(self, start: int, end: int, next_link: str = "") -> Page:
         if next_link:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional
 
 from transforms.registry.feed import Batch, Record
-from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get
+from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send
 
 DEFAULT_URL = "https://api.stopncii.org/v1"
 DEFAULT_START = 10  # the earliest startTimestamp the API is known to be asked for
@@ -93,6 +93,13 @@ class StopnciiClient:
         self._headers = {"x-functions-key": fetch_key, "Ocp-Apim-Subscription-Key": subscription_key,
                          "Accept": "application/json"}
         self.settings = settings
+
+    def submit_feedback(self, document: bytes, feedback_key: Optional[str] = None) -> None:
+        """POST SubmitFeedback (its own function key where the API gave one, else the fetch key)."""
+        headers = dict(self._headers, **{"Content-Type": "application/json"})
+        if feedback_key:
+            headers["x-functions-key"] = feedback_key
+        send("POST", f"{self.base_url}/SubmitFeedback", headers, self.settings, "stopncii", document)
 
     def fetch_hashes(self, start: int, page_size: int, token: str = "") -> Page:
         query = {"startTimestamp": start, "pageSize": page_size}

@@ -1,0 +1,65 @@
+"""Verdicts turned into what the registries accept: NCMEC's v2 `feedbackSubmission` XML per entry
+and fingerprint (affirmative for a confirmed match, negative with a reason for a false one), and
+StopNCII's `SubmitFeedback` JSON (`hashFeedbacks`: Blocked for confirmed, NotBlocked for false).
+Only matches of entries from that registry count; a match's latest verdict decides.
+"""
+import json
+from typing import Dict, List, Optional, Tuple
+from xml.sax.saxutils import escape
+
+NCMEC_NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
+NCMEC_TYPES = {"pdq": "PDQ", "md5": "MD5", "sha1": "SHA1", "tmk_pdqf": "TMK_PDQF", "pdna": "PDNA"}
+STOPNCII_VALUES = {"confirmed": "Blocked", "false_match": "NotBlocked"}
+
+
+class FeedbackError(Exception):
+    """No feedback can be written; str() is a one-line reason."""
+
+
+def ncmec_entry(entry_id: str) -> Optional[Tuple[str, str]]:
+    """(member id, entry id) of an `ncmec:MEMBER-ID` entry, else None."""
+    if not entry_id.startswith("ncmec:"):
+        return None
+    member, dash, entry = entry_id[len("ncmec:"):].partition("-")
+    return (member, entry) if dash and member and entry else None
+
+
+def ncmec_document(verdict: str, reason_guid: Optional[str]) -> bytes:
+    if verdict == "confirmed":
+        vote = "<affirmative/>"
+    else:
+        if not reason_guid:
+            raise FeedbackError("negative feedback to NCMEC needs a reason: --negative_reason GUID "
+                                "(GET /v2/feedback/TYPE/reasons lists them), or --send to ask the API")
+        vote = f"<negative><reasonIds><guid>{escape(reason_guid)}</guid></reasonIds></negative>"
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<feedbackSubmission xmlns="{NCMEC_NAMESPACE}">'
+            f"{vote}</feedbackSubmission>\n").encode()
+
+
+def ncmec_feedback(reviews: Dict[str, Dict]) -> Dict[Tuple[str, str, str], str]:
+    """(member, entry, FINGERPRINT) -> verdict, for every reviewed match of an NCMEC entry; a
+    fingerprint confirmed anywhere is confirmed (one takedown is enough to vouch for it)."""
+    votes: Dict[Tuple[str, str, str], str] = {}
+    for review in sorted(reviews.values(), key=lambda r: r["reviewed_at"]):
+        entry = ncmec_entry(review.get("entry_id") or "")
+        kind = NCMEC_TYPES.get(review.get("signal_type") or "")
+        if entry and kind:
+            key = (*entry, kind)
+            if votes.get(key) != "confirmed":
+                votes[key] = review["verdict"]
+    return votes
+
+
+def stopncii_document(reviews: Dict[str, Dict], tags: List[str]) -> Dict:
+    feedbacks: Dict[str, str] = {}
+    for review in sorted(reviews.values(), key=lambda r: r["reviewed_at"]):
+        if (review.get("entry_id") or "").startswith("stopncii:") and review.get("registry_hash"):
+            value = review["registry_hash"]
+            if feedbacks.get(value) != "Blocked":
+                feedbacks[value] = STOPNCII_VALUES[review["verdict"]]
+    items = [{"hashValue": v, "feedbackValue": f, "tags": list(tags)} for v, f in sorted(feedbacks.items())]
+    return {"count": len(items), "hashFeedbacks": items}
+
+
+def stopncii_bytes(document: Dict) -> bytes:
+    return json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
