@@ -13,7 +13,7 @@ USAGE = """usage: takedown-scan COMMAND [options]
            the stored hashes against a registry version, no media read
   sync     ncmec|stopncii --registry ROOT [--api-url URL] [--since TIME] [--keep N]
            fetch what a registry feed changed and write a new version of ROOT
-  report   OUTPUT [--run RUN_ID | --since DATE] [--csv FILE]
+  report   OUTPUT [--run RUN_ID | --since DATE] [--csv FILE] [--html FILE]
            a summary of the runs, the review queue, the entries the flood guard held back
   review   OUTPUT --match MATCH_ID --verdict confirmed|false_match [--note TEXT]
            record a verdict on a match; later queues leave it out

@@ -1,13 +1,13 @@
 """The `report` command: what the takedown and compliance teams read of an output folder.
 
-    takedown-scan report OUTPUT [--run RUN_ID | --since DATE] [--csv FILE]
+    takedown-scan report OUTPUT [--run RUN_ID | --since DATE] [--csv FILE] [--html FILE]
                                 [--max_matches_per_entry N] [--max_match_share S]
 
 Prints a summary of the chosen committed runs (the latest by default): objects listed, hashed and
 failed; matches by source, entry, classification, distance, media type, how found and prefix;
 withdrawals; errors by stage and reason; the registry version; the verdicts recorded by `review`;
 and the entries the flood guard held back. `--csv` writes the review queue: the matches not yet
-reviewed, one row each with a stable `match_id`. Not a
+reviewed, one row each with a stable `match_id`; `--html` the review page (transforms/reports/page.py). Not a
 Beam pipeline: it reads a night's reports, which fit in one process.
 """
 import argparse
@@ -16,6 +16,7 @@ import sys
 from typing import List, Optional
 
 from pipelines.config import UsageError
+from transforms.reports.page import render_page
 from transforms.reports.reviews import read_reviews
 from transforms.reports.view import (MAX_MATCH_SHARE, MAX_MATCHES_PER_ENTRY, ReportError, choose_runs,
                                      flood_guard, queue, queue_columns, read_report, render_text)
@@ -33,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--run", help="Report this run (RUN_ID).")
     which.add_argument("--since", help="Report every committed run from this UTC date on (YYYY-MM-DD).")
     p.add_argument("--csv", help="Write the review queue to this CSV file.")
+    p.add_argument("--html", help="Write the review page (one self-contained HTML file) here.")
     p.add_argument("--max_matches_per_entry", type=int, default=MAX_MATCHES_PER_ENTRY,
                    help="Hold back an entry matching more objects than this in one run.")
     p.add_argument("--max_match_share", type=float, default=MAX_MATCH_SHARE,
@@ -54,6 +56,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 writer = csv.DictWriter(f, fieldnames=queue_columns(report))
                 writer.writeheader()
                 writer.writerows(queue(report))
+        if args.html:
+            with open(args.html, "w", encoding="utf-8") as f:
+                f.write(render_page(report))
     except (UsageError, ReportError) as e:
         print(f"takedown-scan: {e}", file=sys.stderr)
         return 2

@@ -1,8 +1,14 @@
-"""`takedown-scan report` over real scans of the bundled sample: the summary, the review queue as
-CSV with stable match ids, the flood guard, two nights (a withdrawal), and its one-line errors."""
+"""`takedown-scan report` and `review` over real scans of the bundled sample: the summary, the
+review queue as CSV with stable match ids, the flood guard, two nights (a withdrawal), verdicts,
+one-line errors, and the review page opened in real headless Chromium."""
 import csv
+import http.server
 import os
+import re
 import shutil
+import subprocess
+import threading
+import urllib.parse
 
 import pytest
 
@@ -118,3 +124,84 @@ def test_reviews_are_recorded_append_only_and_leave_the_queue(nights, capsys, tm
         status, out, err = (cli.main(["review", str(output), *argv]), *capsys.readouterr())
         assert status == 2 and err.count("\n") == 1
     assert len(os.listdir(output / "reviews")) == 3
+
+
+CHROMIUM = shutil.which("chromium")
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def chromium(page, profile, *flags):
+    """Debian's chromium, headless, on a file:// page; its stdout."""
+    result = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *flags, page],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def shown_entries(dom):
+    """The entry of every row of the queue table, and whether the page shows it."""
+    table = dom[dom.index('id="queue"'):]
+    table = table[:table.index("</table>")]
+    return [(m.group(1), m.group(2) is None) for m in re.finditer(r'<tr data-entry="([^"]*)"( hidden="")?>', table)]
+
+
+# Chromium's own service calls (component updates, network time, sign-in), made whatever page it
+# shows; any other request through the proxy came from the page.
+BROWSER_HOSTS = {"update.googleapis.com", "clients2.google.com", "accounts.google.com"}
+
+
+def page_requests(requests):
+    hosts = [(urllib.parse.urlsplit(r).hostname if "://" in r else r.rsplit(":", 1)[0], r) for r in requests]
+    return [r for host, r in hosts if host not in BROWSER_HOSTS]
+
+
+class Recorder:
+    """An HTTP proxy that answers nothing and records every request sent through it."""
+
+    def __init__(self):
+        recorder = self
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                recorder.requests.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            do_CONNECT = do_POST = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.flag = f"--proxy-server=http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (./dev.sh test installs it with "
+                                             "apt-get where it runs as root); the review page is not opened")
+def test_the_review_page_in_headless_chromium(nights, capsys, tmp_path):
+    page = tmp_path / "review.html"
+    status, out, err = report(capsys, nights["output"], f"--run={nights['runs'][0]}", f"--html={page}")
+    assert status == 0, err
+    text = page.read_text()
+    assert "<img" not in text and "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    every = shown_entries(chromium(f"file://{page}", tmp_path / "p1", "--dump-dom"))
+    assert len(every) == 8 and all(shown for _, shown in every)  # every unreviewed match, shown
+    filtered = shown_entries(chromium(f"file://{page}#filter=TID-0001", tmp_path / "p2", "--dump-dom"))
+    assert sorted(e for e, shown in filtered if shown) == ["TID-0001"] * 5
+    assert len(filtered) == 8
+    # nothing leaves the page: the proxy that would see any request sees none, and sees the control's
+    proxy = Recorder()
+    chromium(f"file://{page}", tmp_path / "p3", proxy.flag, "--dump-dom")
+    assert page_requests(proxy.requests) == []
+    control = tmp_path / "control.html"
+    control.write_text('<html><body><img src="http://203.0.113.9/pixel.png"></body></html>')
+    chromium(f"file://{control}", tmp_path / "p4", proxy.flag, "--dump-dom", "--virtual-time-budget=3000")
+    assert page_requests(proxy.requests), "the proxy saw no request even from a page that makes one"
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shot = os.path.join(ARTIFACTS, "review-page.png")
+    chromium(f"file://{page}", tmp_path / "p5", "--window-size=1280,900", f"--screenshot={shot}")
+    assert os.path.getsize(shot) > 10_000

@@ -126,7 +126,7 @@ def queue(report: Report) -> List[Dict]:
     return [{k: r.get(k) for k in queue_columns(report)} for r in rows]
 
 
-def _band(distance) -> str:
+def distance_band(distance) -> str:
     if distance is None:
         return "exact"
     return next(name for low, high, name in DISTANCE_BANDS if low <= distance <= high)
@@ -187,7 +187,7 @@ def render_text(report: Report) -> str:
     lines += _section("matches by source", by("source")) if "source" in report.metadata_columns else []
     lines += _section("matches by entry", by("entry_id"))
     lines += _section("matches by classification", by("classification")) if "classification" in report.metadata_columns else []
-    lines += _section("matches by distance", Counter(_band(r.get("distance")) for r in reviewable))
+    lines += _section("matches by distance", Counter(distance_band(r.get("distance")) for r in reviewable))
     lines += _section("matches by media type", by("media_type"))
     lines += _section("matches by how they were found", by("found_by"))
     lines += _section("matches by prefix", _top_prefixes([r["uri"] for r in reviewable]))
