@@ -28,7 +28,8 @@ def report(capsys, *argv):
 
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
-    """Night 1: the sample plus four more copies of TID-0001's picture; night 2: NCII-77 withdrawn."""
+    """Night 1: the sample plus four more copies of TID-0001's picture; night 2: NCII-77 withdrawn;
+    night 3: one new copy of TID-0002's picture."""
     root = tmp_path_factory.mktemp("report")
     media, registry, output = root / "media", root / "registry", root / "out"
     shutil.copytree(os.path.join(SAMPLE, "media"), media)
@@ -41,6 +42,8 @@ def nights(tmp_path_factory):
         kept = [line for line in f if not line.startswith("NCII-77,")]
     write(str(registry / "2026-12-01T0300Z" / "hashes.csv"), "".join(kept).encode())
     write(str(registry / "2026-12-01T0300Z" / "_SUCCESS"), b"")
+    assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}"]) == 0
+    shutil.copy(os.path.join(SAMPLE, "media", "uploads", "2026", "profile-small.png"), media / "uploads" / "new.png")
     assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}"]) == 0
     runs = sorted(d.removeprefix("run=") for d in os.listdir(output) if d.startswith("run="))
     return {"output": str(output), "runs": runs}
@@ -74,13 +77,19 @@ def test_the_flood_guard_holds_back_an_entry_that_matches_too_many_objects(night
     assert len(rows) == 3 and "TID-0001" not in {r["entry_id"] for r in rows}
 
 
-def test_two_nights_and_the_withdrawal(nights, capsys):
-    status, out, err = report(capsys, nights["output"])  # the latest night only
+def test_three_nights_the_withdrawal_and_the_new_copy(nights, capsys):
+    first, second, third = nights["runs"]
+    status, out, err = report(capsys, nights["output"], f"--run={second}")
     assert status == 0, err
     assert "withdrawn: 2" in out and "        2  NCII-77" in out.split("withdrawn by entry:")[1]
     assert "objects: 10 listed = 9 unchanged + 0 hashed + 1 failed" in out  # a failed object is tried again
-    status, out, err = report(capsys, nights["output"], f"--since={nights['runs'][0][:4]}-{nights['runs'][0][4:6]}-{nights['runs'][0][6:8]}")
-    assert status == 0 and out.startswith(f"takedown-scan report: 2 run(s), {nights['runs'][0]} .. {nights['runs'][1]}")
+    assert "matches: 0 " in out  # standing matches are not reported again
+    status, out, err = report(capsys, nights["output"])  # the latest night only
+    assert status == 0 and out.startswith(f"takedown-scan report: 1 run(s), {third}\n")
+    assert "matches: 1 (1 to review" in out and "        1  TID-0002" in out
+    status, out, err = report(capsys, nights["output"], f"--since={first[:4]}-{first[4:6]}-{first[6:8]}")
+    assert status == 0 and out.startswith(f"takedown-scan report: 3 run(s), {first} .. {third}")
+    assert "matches: 9 (9 to review, 0 held back), withdrawn: 2" in out
 
 
 def test_bad_report_requests_are_one_line_and_exit_2(nights, capsys, tmp_path):
