@@ -4,13 +4,36 @@ A config is a YAML mapping of option names (as on the command line, without dash
 It becomes command-line flags placed before the user's own, so the command line overrides it.
 """
 import argparse
-from typing import Dict, List, Optional, Set
+import sys
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import yaml
 
 
 class UsageError(Exception):
     """Bad options or input paths: the run cannot be done. str() is a one-line reason."""
+
+
+def run_command(work: Callable[[], None], refusals: Tuple[type, ...] = ()) -> int:
+    """The exit status of a command that is not a Beam job: 0 once work() returns, 2 with one line
+    on stderr for a UsageError, one of `refusals` (the command's own one-line errors) or an OSError."""
+    try:
+        work()
+    except (UsageError, *refusals) as e:
+        print(f"takedown-scan: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"takedown-scan: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse for the commands that are not Beam jobs: a mistake is a UsageError (one line,
+    exit 2, as every job reports it), not argparse's usage block."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def config_flags(config: Dict, known: Optional[Set[str]] = None) -> List[str]:

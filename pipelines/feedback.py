@@ -16,7 +16,7 @@ import os
 import sys
 from typing import List, Optional
 
-from pipelines.config import UsageError
+from pipelines.config import OneLineParser, run_command
 from pipelines.sync import credentials
 from transforms.registry import ncmec, stopncii
 from transforms.registry.http import FeedError, HttpSettings
@@ -26,13 +26,9 @@ from transforms.reports.reviews import read_reviews
 from transforms.reports.view import ReportError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
-
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="takedown-scan feedback", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="takedown-scan feedback", description=__doc__.split("\n\n")[0])
     p.add_argument("output", metavar="OUTPUT", help="A scan's --output folder, with reviews/.")
     p.add_argument("--to", required=True, choices=("ncmec", "stopncii"))
     p.add_argument("--out", required=True, help="The folder the feedback files are written to.")
@@ -86,22 +82,17 @@ def _stopncii(args, reviews) -> int:
     return document["count"]
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = parser().parse_args(argv)
-        reviews = read_reviews(args.output)
-        count = (_ncmec if args.to == "ncmec" else _stopncii)(args, reviews)
-    except (UsageError, ReportError, FeedbackError, FeedError) as e:
-        print(f"takedown-scan: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"takedown-scan: {type(e).__name__}: {e}", file=sys.stderr)
-        return 2
+def feedback(argv: List[str]) -> None:
+    args = parser().parse_args(argv)
+    reviews = read_reviews(args.output)
+    count = (_ncmec if args.to == "ncmec" else _stopncii)(args, reviews)
     print(f"takedown-scan: {count} {args.to} feedback item(s) written to {args.out}"
           + (" and sent" if args.send else ""), file=sys.stderr)
-    return 0
 
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_command(lambda: feedback(list(sys.argv[1:] if argv is None else argv)),
+                       (ReportError, FeedbackError, FeedError))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,20 +15,16 @@ import csv
 import sys
 from typing import List, Optional
 
-from pipelines.config import UsageError
+from pipelines.config import OneLineParser, UsageError, run_command
 from transforms.reports.page import render_page
 from transforms.reports.reviews import read_reviews
 from transforms.reports.view import (MAX_MATCH_SHARE, MAX_MATCHES_PER_ENTRY, ReportError, choose_runs,
                                      flood_guard, queue, queue_columns, read_report, render_text)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
-
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="takedown-scan report", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="takedown-scan report", description=__doc__.split("\n\n")[0])
     p.add_argument("output", metavar="OUTPUT", help="A scan's --output folder (local, gs://, s3://).")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", help="Report this run (RUN_ID).")
@@ -42,32 +38,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = parser().parse_args(argv)
-        if args.max_matches_per_entry < 1 or not 0 < args.max_match_share <= 1:
-            raise UsageError("--max_matches_per_entry must be 1 or more, --max_match_share in (0, 1]")
-        report = read_report(args.output, choose_runs(args.output, args.run, args.since))
-        report.reviews = read_reviews(args.output)
-        flood_guard(report, args.max_matches_per_entry, args.max_match_share)
-        if args.csv:
-            with open(args.csv, "w", newline="", encoding="utf-8") as f:
-                writer = csv.DictWriter(f, fieldnames=queue_columns(report))
-                writer.writeheader()
-                writer.writerows(queue(report))
-        if args.html:
-            with open(args.html, "w", encoding="utf-8") as f:
-                f.write(render_page(report))
-    except (UsageError, ReportError) as e:
-        print(f"takedown-scan: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"takedown-scan: {type(e).__name__}: {e}", file=sys.stderr)
-        return 2
-    sys.stdout.write(render_text(report))
-    return 0
+def report(argv: List[str]) -> None:
+    args = parser().parse_args(argv)
+    if args.max_matches_per_entry < 1 or not 0 < args.max_match_share <= 1:
+        raise UsageError("--max_matches_per_entry must be 1 or more, --max_match_share in (0, 1]")
+    chosen = read_report(args.output, choose_runs(args.output, args.run, args.since))
+    chosen.reviews = read_reviews(args.output)
+    flood_guard(chosen, args.max_matches_per_entry, args.max_match_share)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=queue_columns(chosen))
+            writer.writeheader()
+            writer.writerows(queue(chosen))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as f:
+            f.write(render_page(chosen))
+    sys.stdout.write(render_text(chosen))
 
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_command(lambda: report(list(sys.argv[1:] if argv is None else argv)), (ReportError,))
 
 if __name__ == "__main__":
     sys.exit(main())

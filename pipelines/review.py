@@ -11,18 +11,14 @@ import sys
 from datetime import datetime, timezone
 from typing import List, Optional
 
-from pipelines.config import UsageError
+from pipelines.config import OneLineParser, run_command
 from transforms.reports.reviews import VERDICTS, find_match, record_review
 from transforms.reports.view import ReportError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
-
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="takedown-scan review", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="takedown-scan review", description=__doc__.split("\n\n")[0])
     p.add_argument("output", metavar="OUTPUT", help="A scan's --output folder.")
     p.add_argument("--match", required=True, help="The match_id, as the report's queue gives it.")
     p.add_argument("--verdict", required=True, choices=VERDICTS)
@@ -31,23 +27,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = parser().parse_args(argv)
-        match = find_match(args.output, args.match)
-        path = record_review(args.output, match, args.verdict, args.note, args.reviewer or getpass.getuser(),
-                             datetime.now(timezone.utc))
-    except (UsageError, ReportError) as e:
-        print(f"takedown-scan: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"takedown-scan: {type(e).__name__}: {e}", file=sys.stderr)
-        return 2
+def review(argv: List[str]) -> None:
+    args = parser().parse_args(argv)
+    match = find_match(args.output, args.match)
+    path = record_review(args.output, match, args.verdict, args.note, args.reviewer or getpass.getuser(),
+                         datetime.now(timezone.utc))
     print(f"takedown-scan: {args.verdict} for match {args.match} ({match['entry_id']} in {match['uri']}): {path}",
           file=sys.stderr)
-    return 0
 
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_command(lambda: review(list(sys.argv[1:] if argv is None else argv)), (ReportError,))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.config import UsageError
+from pipelines.config import OneLineParser, UsageError, run_command
 from pipelines.options import show_progress
 from transforms.registry import ncmec, stopncii
 from transforms.registry.feed import Batch, Changes
@@ -44,10 +44,6 @@ CURSOR_LIFETIME_S = 12 * 3600  # an older next link or page token is not trusted
 _log = logging.getLogger("takedown_scan")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, as every job does
-        raise UsageError(f"{self.prog}: {message}")
-
 
 def _add(parser, *names, **kwargs) -> None:
     """An option under its README name (--api-url) and the underscore form the other jobs use."""
@@ -56,8 +52,8 @@ def _add(parser, *names, **kwargs) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = _Parser(prog="takedown-scan sync", description=__doc__.split("\n\n")[0])
-    sources = top.add_subparsers(dest="source", required=True, parser_class=_Parser, metavar="ncmec|stopncii")
+    top = OneLineParser(prog="takedown-scan sync", description=__doc__.split("\n\n")[0])
+    sources = top.add_subparsers(dest="source", required=True, parser_class=OneLineParser, metavar="ncmec|stopncii")
     for source, module, since_help in (
         ("ncmec", ncmec, "Fetch entries changed since this UTC time (ISO 8601) instead of the checkpoint."),
         ("stopncii", stopncii, "Fetch hashes changed since this unix time instead of the checkpoint."),
@@ -200,23 +196,17 @@ def sync(args) -> Dict:
             "pruned": len(pruned), **{k: v for k, v in facts.items() if k != "settings"}}
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    show_progress()
-    try:
-        args = parser().parse_args(argv)
-        summary = sync(args)
-    except (UsageError, FeedError, SyncRefused, RegistryRefused) as e:
-        print(f"takedown-scan: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # the root cannot be written or read
-        print(f"takedown-scan: the registry root cannot be written: {type(e).__name__}: {e}", file=sys.stderr)
-        return 2
+def _sync_and_print(argv: List[str]) -> None:
+    summary = sync(parser().parse_args(argv))
     _log.info("%s: wrote version %s (%d entries, %d rows)", summary["source"], summary["version"],
               summary["entries"], summary["rows"])
     print(json.dumps(summary, indent=2, sort_keys=True))
-    return 0
 
+
+def main(argv: Optional[List[str]] = None) -> int:
+    show_progress()
+    return run_command(lambda: _sync_and_print(list(sys.argv[1:] if argv is None else argv)),
+                       (FeedError, SyncRefused, RegistryRefused))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,11 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from pipelines import cli, scan
+from pipelines import cli, scan, sync
 from tests.conftest import write
 from tests.feeds import NcmecEntry, NcmecServer, StopnciiServer
 from tests.media import encode, pdq_of_rgb, photo
-from tests.test_sync import MEMBER, T0, ncmec_argv, ncmec_env, run
+from tests.test_sync import MEMBER, T0, ncmec_argv, ncmec_env
 
 PHOTOS = {"n1": 811, "n2": 812, "s1": 813}
 
@@ -30,13 +30,9 @@ def reviewed(tmp_path_factory):
     stopncii_server.put(values["s1"], T0)
     keys = f"{stopncii_server.fetch_key},{stopncii_server.subscription_key},{stopncii_server.feedback_key}"
     env = {**ncmec_env(ncmec_server), "TAKEDOWN_STOPNCII_KEYS": keys}
-
-    class Capture:  # sync.main prints; this fixture is module-scoped, so no capsys
-        def readouterr(self):
-            return "", ""
-
-    assert run(Capture(), ncmec_argv(ncmec_server, registry), env)[0] == 0
-    assert run(Capture(), ["stopncii", f"--registry={registry}", f"--api-url={stopncii_server.url}"], env)[0] == 0
+    os.environ.update(env)
+    assert sync.main(ncmec_argv(ncmec_server, registry)) == 0
+    assert sync.main(["stopncii", f"--registry={registry}", f"--api-url={stopncii_server.url}"]) == 0
     assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}"]) == 0
     queue = root / "queue.csv"
     assert cli.main(["report", str(output), f"--csv={queue}"]) == 0
@@ -44,7 +40,6 @@ def reviewed(tmp_path_factory):
     verdicts = {"ncmec:7-n1": "confirmed", "ncmec:7-n2": "false_match", f"stopncii:{values['s1']}": "confirmed"}
     for entry, verdict in verdicts.items():
         assert cli.main(["review", str(output), f"--match={ids[entry]}", f"--verdict={verdict}"]) == 0
-    os.environ.update(env)
     yield {"output": str(output), "ncmec": ncmec_server, "stopncii": stopncii_server, "values": values}
     for name in env:
         os.environ.pop(name, None)

@@ -381,22 +381,22 @@ def test_a_root_in_s3_gets_versions_journals_and_prunes_like_a_local_one(stopnci
     env = {"TAKEDOWN_STOPNCII_KEYS": f"{server.fetch_key},{server.subscription_key}"}
     with s3_server() as endpoint:
         client = s3_client(endpoint)
-        client.create_bucket(Bucket="registry")
+        client.create_bucket(Bucket="sync-root")  # moto keeps other tests' buckets
         env["AWS_ENDPOINT_URL"] = endpoint
-        argv = ["stopncii", "--registry=s3://registry/root", f"--api-url={server.url}", "--page-size=10",
+        argv = ["stopncii", "--registry=s3://sync-root/root", f"--api-url={server.url}", "--page-size=10",
                 "--journal-every=5", "--keep=1"]
         status, out, err = run(capsys, argv, env)
         assert status == 0, err
         server.put(pdq(1), T0 + 100, status="Withdrawn")
         status, out, err = run(capsys, argv, env)
         assert status == 0, err
-        keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket="registry")["Contents"])
+        keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket="sync-root")["Contents"])
         version = json.loads(out)["version"].rsplit("/", 1)[1]
         assert keys == [f"root/{version}/{name}" for name in
                         ("_SUCCESS", "manifest.json", "quarantine/stopncii.parquet", "stopncii.parquet")]
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         try:
-            registry = load_registry(resolve_snapshot("s3://registry/root"))
+            registry = load_registry(resolve_snapshot("s3://sync-root/root"))
         finally:
             os.environ.pop("AWS_ENDPOINT_URL")
         assert registry.version == version and len(registry.entry_ids) == 29
