@@ -72,6 +72,9 @@ class ScanOptions(PipelineOptions):
         group.add_argument("--read_concurrency", type=int,
                            help=f"Objects read and hashed at once by each worker (default: the cores for local media, "
                                 f"{REMOTE_READ_CONCURRENCY} for gs:// and s3://).")
+        group.add_argument("--max_inflight_bytes", type=int, default=HashSettings.max_inflight_bytes,
+                           help="Bytes of objects being read and hashed at once in one worker process (an object "
+                                "larger than this still runs, alone).")
         group.add_argument("--read_attempts", type=int, default=StoreSettings.attempts,
                            help="Tries of a gs:// or s3:// request on throttling and transient errors.")
         group.add_argument("--object_timeout_s", type=float, default=StoreSettings.object_timeout_s,
@@ -128,8 +131,8 @@ def check_options(scan: ScanOptions) -> None:
         _check_media(scan)
     check_match_options(job)
     check_packaging(scan)
-    if scan.max_object_bytes <= 0 or scan.max_pixels <= 0 or scan.max_total_pixels <= 0:
-        raise UsageError("--max_object_bytes, --max_pixels and --max_total_pixels must be positive")
+    if scan.max_object_bytes <= 0 or scan.max_pixels <= 0 or scan.max_total_pixels <= 0 or scan.max_inflight_bytes <= 0:
+        raise UsageError("--max_object_bytes, --max_pixels, --max_total_pixels and --max_inflight_bytes must be positive")
     if (scan.read_concurrency is not None and scan.read_concurrency < 1) or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0:
         raise UsageError(
             "--read_concurrency and --read_attempts must be >= 1, --object_timeout_s > 0, --list_split_depth >= 0"
@@ -233,6 +236,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames),
             stores=store_settings(scan),
             concurrency=read_concurrency(scan),
+            max_inflight_bytes=scan.max_inflight_bytes,
             follow_symlinks=scan.follow_symlinks,
         ),
         match_settings=match_settings(job),

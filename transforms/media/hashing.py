@@ -21,6 +21,7 @@ import PIL
 import av
 import pdqhash
 
+from transforms.media.budget import process_budget
 from transforms.media.images import FrameHash, hash_image
 from transforms.media.sniffing import HEAD_BYTES, sniff
 from transforms.media.videos import VideoSettings, hash_video
@@ -45,6 +46,7 @@ class HashSettings:
     video: VideoSettings = VideoSettings()
     stores: StoreSettings = StoreSettings()
     concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
+    max_inflight_bytes: int = 1 << 30  # bytes of objects being read and hashed at once, per worker process
     follow_symlinks: bool = False  # local reads: open through symbolic links (listing keeps them inside --media)
 
 
@@ -152,6 +154,7 @@ class HashObjects(beam.DoFn):
     def setup(self):
         self._stores = Stores(self._settings.stores)
         self._pool = ThreadPoolExecutor(self._settings.concurrency, thread_name_prefix="hash")
+        self._budget = process_budget(self._settings.max_inflight_bytes)
         self._progress = Progress(self.progress_interval_s)
 
     def teardown(self):
@@ -161,8 +164,10 @@ class HashObjects(beam.DoFn):
         self._in_flight = collections.deque()
 
     def _outcome(self, obj: MediaObject):
+        size = min(obj.size, self._settings.max_bytes) if obj.size is not None else self._settings.max_bytes
         try:
-            return hash_object(obj, self._settings, self._stores)
+            with self._budget.hold(size):
+                return hash_object(obj, self._settings, self._stores)
         except MediaError as e:
             logging.info("cannot hash %s: %s", obj.uri, e)
             return ScanError.of(obj.uri, obj.version, e)
