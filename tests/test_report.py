@@ -214,3 +214,39 @@ def test_the_review_page_in_headless_chromium(nights, capsys, tmp_path):
     shot = os.path.join(ARTIFACTS, "review-page.png")
     chromium(f"file://{page}", tmp_path / "p5", "--window-size=1280,900", f"--screenshot={shot}")
     assert os.path.getsize(shot) > 10_000
+
+
+def readme_section(title):
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")) as f:
+        text = f.read()
+    section = text[text.index(f"## {title}"):]
+    return section[:section.index("\n## ", 1)]
+
+
+def athena_type(arrow_type):
+    import pyarrow as pa
+
+    for test, name in ((pa.types.is_timestamp, "timestamp"), (pa.types.is_int32, "int"), (pa.types.is_float64, "double"),
+                       (pa.types.is_boolean, "boolean"), (pa.types.is_string, "string")):
+        if test(arrow_type):
+            return name
+    raise AssertionError(f"no Athena type for {arrow_type}")
+
+
+def test_the_partitions_read_in_duckdb_and_the_athena_tables_match_the_schemas(nights):
+    import duckdb
+
+    from transforms.schemas import ERROR_SCHEMA, WITHDRAWN_SCHEMA, match_schema
+
+    for part in ("matches", "errors", "withdrawn"):
+        rows = duckdb.sql(f"SELECT run, run_id FROM read_parquet('{nights['output']}/run=*/{part}/*.parquet', "
+                          "hive_partitioning = true)").fetchall()
+        assert rows and all(run == run_id for run, run_id in rows), part
+    section = readme_section("The reports in other engines")
+    ddl = section[section.index("CREATE EXTERNAL TABLE takedown_matches ("):section.index("PARTITIONED BY")]
+    columns = " ".join(line for line in ddl.splitlines()[1:] if not line.strip().startswith(("--", ")")))
+    expected = ", ".join(f"{f.name} {athena_type(f.type)}" for f in match_schema(()))
+    assert " ".join(columns.split()) == expected
+    prose = " ".join(section.split())
+    for schema in (ERROR_SCHEMA, WITHDRAWN_SCHEMA):
+        assert ", ".join(f"{f.name} {athena_type(f.type)}" for f in schema) in prose.replace("`", "")
