@@ -31,7 +31,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.config import OneLineParser, UsageError, run_command
 from pipelines.options import show_progress
 from transforms.registry import ncmec, stopncii
-from transforms.registry.feed import Batch, Changes
+from transforms.registry.feed import Batch, newest
 from transforms.registry.http import FeedError, HttpSettings
 from transforms.registry.journal import FLUSH_RECORDS, Journal
 from transforms.registry.snapshots import RegistryRefused
@@ -149,32 +149,32 @@ def sync(args) -> Dict:
     journal = Journal(args.registry, args.source, dict(settings, since=args.since), args.journal_every)
     resumed = journal.resume(base.version)
     if resumed:
-        position, changes, counts, age = resumed
+        position, counts, age = resumed
         if age > CURSOR_LIFETIME_S:
             position = (ncmec if args.source == "ncmec" else stopncii).restart(position)
         _log.info("%s: resuming an unfinished sync at %s with %d records fetched", args.source, _where(position),
-                  changes.fetched)
+                  journal.records)
     else:
-        position, changes, counts = _start(args, previous.get("checkpoint") if keep_previous else None), Changes(), Counter()
+        position, counts = _start(args, previous.get("checkpoint") if keep_previous else None), Counter()
     http = HttpSettings(retries=args.retries, first_wait_s=args.retry_wait_s)
     started = bool(resumed)
     shown = time.monotonic()
+    # What is loaded by now (Beam's modules above all) lives to the end and holds no garbage: out
+    # of the collector's way, or every full collection walks it again (that doubled a sync's CPU).
+    gc.freeze()
     for batch in _feed(args, position, http, secret):
         if not started:  # the feed has answered: the credentials are good, the journal may begin
             journal.start(base.version, position)
             started = True
-        changes.add(batch.records)
-        # Records are long-lived and hold no cycles: out of the collector's way, or every full
-        # collection walks all of them (and Beam's modules) again; it doubled the CPU of a sync.
-        gc.freeze()
         counts.update(batch.counts)
         journal.add(batch.records, batch.position, batch.counts)
         position = batch.position
         if time.monotonic() - shown >= PROGRESS_EVERY_S:
-            _log.info("%s: %d records fetched, %d entries changed; at %s", args.source, changes.fetched,
-                      len(changes), _where(position))
+            _log.info("%s: %d records fetched; at %s", args.source, journal.records, _where(position))
             shown = time.monotonic()
     journal.flush()
+    changes = newest(journal.table())
+    removed = pc.sum(changes["removed"]).as_py() or 0
     table, quarantine = merged_source(base, args.source, changes, keep_previous)
     now = datetime.now(timezone.utc)
     facts = {
@@ -184,9 +184,9 @@ def sync(args) -> Dict:
         "rows": table.num_rows,
         "entries": pc.count_distinct(table["entry_id"]).as_py(),
         "quarantined_rows": quarantine.num_rows,
-        "records_fetched": changes.fetched,
-        "entries_changed": sum(1 for r in changes.records.values() if not r.removed),
-        "entries_removed": sum(1 for r in changes.records.values() if r.removed),
+        "records_fetched": journal.records,
+        "entries_changed": changes.num_rows - removed,
+        "entries_removed": removed,
         "skipped": dict(sorted(counts.items())),
     }
     folder = write_version(args.registry, base, args.source, table, quarantine, facts, now)

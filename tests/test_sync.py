@@ -19,7 +19,7 @@ from tests.conftest import REPO, write
 from tests.feeds import NcmecEntry, NcmecServer, StopnciiServer, iso
 from tests.media import encode, pdq_of_rgb, photo
 from transforms.registry import ncmec
-from transforms.registry.feed import Changes, Record
+from transforms.registry.feed import Record, newest, records_table
 from transforms.registry.journal import Journal
 from transforms.registry.snapshots import complete_versions, load_registry, resolve_snapshot
 
@@ -131,13 +131,12 @@ def stopncii_server():
 def test_the_newest_record_of_an_entry_wins_whatever_the_order():
     old, new, gone = (Record("e", 10, False, (("pdq", pdq(1)),)), Record("e", 20, False, (("pdq", pdq(2)),)),
                       Record("e", 30, True))
+    other, later_same_time = Record("f", 5, False, (("md5", md5(1)),)), Record("f", 5, False, (("md5", md5(2)),))
     for order in ((old, new), (new, old)):
-        changes = Changes()
-        changes.add(order)
-        assert changes.records["e"] == new and changes.fetched == 2
-    changes = Changes()
-    changes.add((gone, new, old))
-    assert changes.records["e"].removed
+        assert newest(records_table(list(order))).to_pylist() == records_table([new]).to_pylist()
+    assert (newest(records_table([gone, other, new, old, later_same_time])).to_pylist()
+            == records_table([gone, later_same_time]).to_pylist())
+    assert newest(records_table([])).num_rows == 0
 
 
 def test_ncmec_sync_writes_a_complete_version(ncmec_server, tmp_path, capsys):

@@ -1,10 +1,15 @@
 """What every registry feed yields, whatever its protocol: records that add, replace or remove one
-entry, batches of them with the position to resume from, and the merge of many records into the
-changes a sync writes (a record replaces an older one for the same entry, whatever order they came).
+entry, batches of them with the position to resume from, records as Arrow tables, and the merge of
+many records into the changes a sync writes (a record replaces an older one for the same entry,
+whatever order they came in).
 """
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Entry metadata each feed fills (what it does not know stays None); `source`, `added_at` and
 # `updated_at` are added when the snapshot is written.
@@ -31,19 +36,32 @@ class Batch:
     counts: Counter = field(default_factory=Counter)
 
 
-class Changes:
-    """The newest record per entry among all a sync fetched."""
+RECORD_SCHEMA = pa.schema([("entry_id", pa.string()), ("updated_at", pa.int64()), ("removed", pa.bool_()),
+                           ("signal_types", pa.list_(pa.string())), ("signal_values", pa.list_(pa.string()))]
+                          + [(name, pa.string()) for name in RECORD_METADATA])
 
-    def __init__(self):
-        self.records: Dict[str, Record] = {}
-        self.fetched = 0
 
-    def add(self, records: Iterable[Record]) -> None:
-        for record in records:
-            self.fetched += 1
-            old = self.records.get(record.entry_id)
-            if old is None or record.updated_at >= old.updated_at:
-                self.records[record.entry_id] = record
+def records_table(records: List[Record]) -> pa.Table:
+    columns = {
+        "entry_id": [r.entry_id for r in records],
+        "updated_at": [r.updated_at for r in records],
+        "removed": [r.removed for r in records],
+        "signal_types": [[t for t, _ in r.signals] for r in records],
+        "signal_values": [[v for _, v in r.signals] for r in records],
+    }
+    for i, name in enumerate(RECORD_METADATA):
+        columns[name] = [r.metadata[i] for r in records]
+    return pa.table(columns, schema=RECORD_SCHEMA)
 
-    def __len__(self) -> int:
-        return len(self.records)
+
+def newest(records: pa.Table) -> pa.Table:
+    """One row per entry: its newest record (the later one fetched where two have the same
+    time), whatever order they came in. Columnar, so that millions of records cost little."""
+    if records.num_rows == 0:
+        return records
+    ordered = records.append_column("_seq", pa.array(np.arange(records.num_rows))).sort_by(
+        [("entry_id", "ascending"), ("updated_at", "ascending"), ("_seq", "ascending")])
+    ids = ordered["entry_id"]
+    last = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
+    keep = pa.concat_arrays([a for a in last.chunks] + [pa.array([True])]) if len(ids) > 1 else pa.array([True])
+    return ordered.filter(keep).drop_columns(["_seq"])

@@ -3,7 +3,8 @@ that a sync killed mid-way resumes where it was instead of fetching everything a
 
 Fetched records go to numbered Parquet pages, then `progress.json` (the feed position after the
 last page, the counts so far, the version the sync builds on) is rewritten; a page written after
-the last progress is ignored. A journal counts only for the same base version and the same
+the last progress is ignored. The pages are also where the sync reads its records back from, as
+one Arrow table, when it writes the version: no fetched record is kept in Python meanwhile. A journal counts only for the same base version and the same
 settings (source, URL, members); once the version is written the journal is deleted.
 """
 import io
@@ -17,35 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.registry.feed import RECORD_METADATA, Changes, Record
+from transforms.registry.feed import RECORD_SCHEMA, Record, records_table
 from transforms.registry.versions import delete_folder, read_bytes, write_bytes
 from transforms.storage.objects import is_remote
 
 PROGRESS = "progress.json"
 FLUSH_RECORDS = 10_000
 FLUSH_SECONDS = 30.0
-_SCHEMA = pa.schema([("entry_id", pa.string()), ("updated_at", pa.int64()), ("removed", pa.bool_()),
-                     ("signal_types", pa.list_(pa.string())), ("signal_values", pa.list_(pa.string()))]
-                    + [(name, pa.string()) for name in RECORD_METADATA])
-
-
-def _table(records: List[Record]) -> pa.Table:
-    columns = {
-        "entry_id": [r.entry_id for r in records],
-        "updated_at": [r.updated_at for r in records],
-        "removed": [r.removed for r in records],
-        "signal_types": [[t for t, _ in r.signals] for r in records],
-        "signal_values": [[v for _, v in r.signals] for r in records],
-    }
-    for i, name in enumerate(RECORD_METADATA):
-        columns[name] = [r.metadata[i] for r in records]
-    return pa.table(columns, schema=_SCHEMA)
-
-
-def _records(table: pa.Table) -> List[Record]:
-    columns = [table[name].to_pylist() for name in _SCHEMA.names]
-    return [Record(entry, updated, removed, tuple(zip(types, values)), tuple(metadata))
-            for entry, updated, removed, types, values, *metadata in zip(*columns)]
 
 
 class Journal:
@@ -59,13 +38,14 @@ class Journal:
         self._buffer: List[Record] = []
         self._position: Dict = {}
         self._counts: Counter = Counter()
+        self.records = 0  # records fetched so far, journaled or buffered
         self._flushed_at = time.monotonic()
 
     def _page(self, number: int) -> str:
         return FileSystems.join(self.folder, f"page-{number:06d}.parquet")
 
-    def resume(self, base_version: Optional[str]) -> Optional[Tuple[Dict, Changes, Counter, float]]:
-        """The position, records, counts and age in seconds of an unfinished sync on this base, or None."""
+    def resume(self, base_version: Optional[str]) -> Optional[Tuple[Dict, Counter, float]]:
+        """The position, counts and age in seconds of an unfinished sync on this base, or None."""
         path = FileSystems.join(self.folder, PROGRESS)
         if not FileSystems.exists(path):
             return None
@@ -73,22 +53,24 @@ class Journal:
             progress = json.loads(read_bytes(path))
             if progress["base"] != base_version or progress["settings"] != self.settings:
                 return None
-            changes = Changes()
-            for number in range(1, progress["pages"] + 1):
-                changes.add(_records(pq.read_table(io.BytesIO(read_bytes(self._page(number))))))
+            for number in range(1, progress["pages"] + 1):  # every page is still there
+                if not FileSystems.exists(self._page(number)):
+                    return None
         except Exception:  # a journal that cannot be read is only lost time: start again
             return None
-        self._base, self._pages = base_version, progress["pages"]
+        self._base, self._pages, self.records = base_version, progress["pages"], progress.get("records", 0)
         self._position, self._counts = progress["position"], Counter(progress["counts"])
-        return self._position, changes, Counter(self._counts), max(0.0, time.time() - progress.get("saved_at", 0))
+        return self._position, Counter(self._counts), max(0.0, time.time() - progress.get("saved_at", 0))
 
     def start(self, base_version: Optional[str], position: Dict) -> None:
         delete_folder(self.folder)
         self._base, self._pages, self._position, self._counts = base_version, 0, position, Counter()
+        self.records = 0
         self._write_progress()
 
     def add(self, records: List[Record], position: Dict, counts: Counter) -> None:
         self._buffer.extend(records)
+        self.records += len(records)
         self._position = position
         self._counts.update(counts)
         if len(self._buffer) >= self.flush_records or time.monotonic() - self._flushed_at >= self.flush_seconds:
@@ -97,7 +79,7 @@ class Journal:
     def flush(self) -> None:
         if self._buffer:
             buffer = io.BytesIO()
-            pq.write_table(_table(self._buffer), buffer, compression="zstd")
+            pq.write_table(records_table(self._buffer), buffer, compression="zstd")
             write_bytes(self._page(self._pages + 1), buffer.getvalue())
             self._pages += 1
             self._buffer = []
@@ -106,8 +88,14 @@ class Journal:
 
     def _write_progress(self) -> None:
         progress = {"base": self._base, "settings": self.settings, "position": self._position,
-                    "pages": self._pages, "counts": dict(self._counts), "saved_at": time.time()}
+                    "pages": self._pages, "records": self.records - len(self._buffer), "counts": dict(self._counts),
+                    "saved_at": time.time()}
         write_bytes(FileSystems.join(self.folder, PROGRESS), json.dumps(progress, sort_keys=True).encode())
+
+    def table(self) -> pa.Table:
+        """Every record journaled, in the order fetched (flush first)."""
+        pages = [pq.read_table(io.BytesIO(read_bytes(self._page(n)))) for n in range(1, self._pages + 1)]
+        return pa.concat_tables([RECORD_SCHEMA.empty_table()] + [t.cast(RECORD_SCHEMA) for t in pages])
 
     def clear(self) -> None:
         delete_folder(self.folder)

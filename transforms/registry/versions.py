@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.registry.feed import RECORD_METADATA, Changes, Record
+from transforms.registry.feed import RECORD_METADATA
 from transforms.registry.snapshots import SUCCESS_MARKER, complete_versions
 from transforms.signals import SIGNALS
 from transforms.storage.objects import is_remote
@@ -31,7 +31,7 @@ COLUMNS = ("entry_id", "signal_type", "signal_value", "source") + RECORD_METADAT
 VERSION_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
 SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 QUARANTINE_SCHEMA = SCHEMA.append(pa.field("reason", pa.string()))
-ROWS_CHUNK = 50_000
+VALIDATE_CHUNK = 200_000
 
 
 class SyncRefused(Exception):
@@ -88,47 +88,58 @@ def base_version(root: str) -> Base:
     return Base(folder, posixpath.basename(folder), manifest)
 
 
-def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # ---------------------------------------------------------------------------- rows of a source
 
 
-def _rows(records: List[Record], source: str, added_at: Dict[str, str]) -> Tuple[pa.Table, pa.Table]:
-    """The rows of the entries still present: valid ones, and those with a malformed value
-    (converted to Arrow a chunk of records at a time, so that no more than a chunk's rows are
-    ever Python tuples)."""
-    tables = [_chunk_rows(records[i:i + ROWS_CHUNK], source, added_at) for i in range(0, len(records), ROWS_CHUNK)]
-    return (pa.concat_tables([SCHEMA.empty_table()] + [t[0] for t in tables]),
-            pa.concat_tables([QUARANTINE_SCHEMA.empty_table()] + [t[1] for t in tables]))
+def _validated(types: pa.Array, raw: pa.Array) -> Tuple[pa.Array, pa.Array]:
+    """Each value as written (normalised when its type is known) and the reason it is malformed
+    (null when it is not), a chunk at a time so that few values are Python strings at once."""
+    values, reasons = [], []
+    for start in range(0, len(types), VALIDATE_CHUNK):
+        chunk_values, chunk_reasons = [], []
+        for signal_type, value in zip(types.slice(start, VALIDATE_CHUNK).to_pylist(),
+                                      raw.slice(start, VALIDATE_CHUNK).to_pylist()):
+            signal = SIGNALS.get(signal_type)
+            reason = None
+            if signal is not None:
+                normalised = signal.normalize(value)
+                reason = signal.validate(normalised)
+                value = value if reason else normalised
+            chunk_values.append(value)
+            chunk_reasons.append(reason)
+        values.append(pa.array(chunk_values, pa.string()))
+        reasons.append(pa.array(chunk_reasons, pa.string()))
+    return (pa.concat_arrays([pa.array([], pa.string())] + values),
+            pa.concat_arrays([pa.array([], pa.string())] + reasons))
 
 
-def _chunk_rows(records: List[Record], source: str, added_at: Dict[str, str]) -> Tuple[pa.Table, pa.Table]:
-    valid, quarantined = [], []
-    for record in records:
-        if record.removed:
-            continue
-        updated = iso(record.updated_at)
-        tail = (source, *record.metadata, added_at.get(record.entry_id, updated), updated)
-        for signal_type, raw in record.signals or (("", ""),):
-            value, reason = raw, None
-            if not signal_type:
-                reason = "no_signals"
-            elif signal_type in SIGNALS:
-                signal = SIGNALS[signal_type]
-                value = signal.normalize(raw)
-                reason = signal.validate(value)
-            if reason:
-                quarantined.append((record.entry_id, signal_type, raw, *tail, reason))
-            else:
-                valid.append((record.entry_id, signal_type, value, *tail))
-    return _table(valid, SCHEMA), _table(quarantined, QUARANTINE_SCHEMA)
-
-
-def _table(rows: List[tuple], schema: pa.Schema) -> pa.Table:
-    columns = list(zip(*rows)) if rows else [()] * len(schema)
-    return pa.table([pa.array(c, pa.string()) for c in columns], schema=schema)
+def _rows(changes: pa.Table, source: str, added_at: Dict[str, str]) -> Tuple[pa.Table, pa.Table]:
+    """The rows of the entries still present, one per signal: valid ones, and those with a
+    malformed value (an entry without any signal is one quarantined row). Columnar but for the
+    values' own validation."""
+    present = changes.filter(pc.invert(changes["removed"])).combine_chunks()  # list indices are per chunk
+    empty = pc.equal(pc.list_value_length(present["signal_types"]), 0)
+    signed = present.filter(pc.invert(empty))
+    kept = ["entry_id", "updated_at", *RECORD_METADATA]
+    rows = signed.select(kept).take(pc.list_parent_indices(signed["signal_types"]))
+    types = pc.list_flatten(signed["signal_types"]).combine_chunks()
+    values, reasons = _validated(types, pc.list_flatten(signed["signal_values"]).combine_chunks())
+    lonely = present.filter(empty).select(kept)
+    rows = pa.concat_tables([rows, lonely])
+    nothing = pa.array([""] * lonely.num_rows, pa.string())
+    types, values = pa.concat_arrays([types, nothing]), pa.concat_arrays([values, nothing])
+    reasons = pa.concat_arrays([reasons, pa.array(["no_signals"] * lonely.num_rows, pa.string())])
+    updated = pc.strftime(pc.cast(rows["updated_at"], pa.timestamp("s", tz="UTC")), "%Y-%m-%dT%H:%M:%SZ")
+    first_seen = pa.array(list(added_at.values()), pa.string())
+    seen_index = pc.index_in(rows["entry_id"], value_set=pa.array(list(added_at), pa.string()))
+    added = pc.if_else(pc.is_null(seen_index), updated, pc.take(first_seen, seen_index))
+    columns = {"entry_id": rows["entry_id"], "signal_type": types, "signal_value": values,
+               "source": pa.array([source] * rows.num_rows, pa.string()),
+               **{name: rows[name] for name in RECORD_METADATA}, "added_at": added, "updated_at": updated}
+    table = pa.table(columns).select(SCHEMA.names).cast(SCHEMA)
+    malformed = pc.is_valid(reasons)
+    quarantined = table.filter(malformed).append_column("reason", reasons.filter(malformed))
+    return table.filter(pc.invert(malformed)), quarantined.cast(QUARANTINE_SCHEMA)
 
 
 def _read_table(path: str, schema: pa.Schema) -> pa.Table:
@@ -144,7 +155,7 @@ def _sorted(table: pa.Table) -> pa.Table:
     return table.sort_by([("entry_id", "ascending"), ("signal_type", "ascending"), ("signal_value", "ascending")])
 
 
-def merged_source(base: Base, source: str, changes: Changes, keep_previous: bool = True) -> Tuple[pa.Table, pa.Table]:
+def merged_source(base: Base, source: str, changes: pa.Table, keep_previous: bool = True) -> Tuple[pa.Table, pa.Table]:
     """The source's rows in the new version: the previous rows of entries that did not change, then
     the rows of every changed entry still present, sorted (an entry keeps the added_at it first had)."""
     tables = []
@@ -153,7 +164,7 @@ def merged_source(base: Base, source: str, changes: Changes, keep_previous: bool
             tables.append(_read_table(FileSystems.join(base.folder, folder_file), schema))
         else:
             tables.append(schema.empty_table())
-    changed = pa.array(list(changes.records), pa.string())
+    changed = changes["entry_id"]  # one newest record per entry (feed.newest)
     added_at = {}
     kept = []
     for table in tables:
@@ -161,7 +172,7 @@ def merged_source(base: Base, source: str, changes: Changes, keep_previous: bool
         touched = table.filter(hit)
         added_at.update(zip(touched["entry_id"].to_pylist(), touched["added_at"].to_pylist()))
         kept.append(table.filter(pc.invert(hit)))
-    valid, quarantined = _rows(list(changes.records.values()), source, added_at)
+    valid, quarantined = _rows(changes, source, added_at)
     # The previous rows keep their order; only the changed ones are sorted (a night's few).
     return pa.concat_tables([kept[0], _sorted(valid)]), pa.concat_tables([kept[1], _sorted(quarantined)])
 
