@@ -202,6 +202,11 @@ def test_the_review_page_in_headless_chromium(nights, capsys, tmp_path):
     filtered = shown_entries(chromium(f"file://{page}#filter=TID-0001", tmp_path / "p2", "--dump-dom"))
     assert sorted(e for e, shown in filtered if shown) == ["TID-0001"] * 5
     assert len(filtered) == 8
+    for order, descending in (("-distance", True), ("distance", False)):
+        dom = chromium(f"file://{page}#sort={order}&filter=", tmp_path / f"p-{order}", "--dump-dom")
+        queue = dom[dom.index('id="queue"'):]
+        distances = [int(d) for d in re.findall(r'<td class="num">(\d+)</td>', queue[:queue.index("</table>")])]
+        assert len(distances) == 8 and distances == sorted(distances, reverse=descending) != sorted(distances, reverse=not descending)
     # nothing leaves the page: the proxy that would see any request sees none, and sees the control's
     proxy = Recorder()
     chromium(f"file://{page}", tmp_path / "p3", proxy.flag, "--dump-dom")

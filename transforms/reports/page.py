@@ -3,7 +3,7 @@ offline, a Content-Security-Policy that lets it load nothing), with the review q
 that sorts and filters, small inline charts, and no media ever shown: only URIs, hashes,
 distances, shares and entry metadata.
 
-A filter can also come in the address: `page.html#filter=NCII-77` opens the queue filtered.
+The address can filter and sort the queue: `page.html#filter=NCII-77&sort=-distance`.
 """
 import html
 from collections import Counter
@@ -43,23 +43,32 @@ SCRIPT = """
     shown.textContent = n;
   }
   input.addEventListener('input', apply);
-  var hash = decodeURIComponent(location.hash.replace(/^#/, ''));
-  if (hash.indexOf('filter=') === 0) input.value = hash.slice(7);
-  apply();
-  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
-    th.addEventListener('click', function () {
-      var asc = !th.classList.contains('sorted-asc'), numeric = th.dataset.type === 'num';
-      Array.prototype.forEach.call(th.parentNode.cells, function (c) { c.classList.remove('sorted-asc', 'sorted-desc'); });
-      th.classList.add(asc ? 'sorted-asc' : 'sorted-desc');
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = a.cells[column].textContent, y = b.cells[column].textContent;
-        var d = numeric ? (parseFloat(x || '-1') - parseFloat(y || '-1')) : x.localeCompare(y);
-        return asc ? d : -d;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
+  function sortBy(th, asc) {
+    var column = th.cellIndex, numeric = th.dataset.type === 'num';
+    Array.prototype.forEach.call(th.parentNode.cells, function (c) { c.classList.remove('sorted-asc', 'sorted-desc'); });
+    th.classList.add(asc ? 'sorted-asc' : 'sorted-desc');
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[column].textContent, y = b.cells[column].textContent;
+      var d = numeric ? (parseFloat(x || '-1') - parseFloat(y || '-1')) : x.localeCompare(y);
+      return asc ? d : -d;
     });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+    th.addEventListener('click', function () { sortBy(th, !th.classList.contains('sorted-asc')); });
   });
+  // The address can hold #filter=TEXT and #sort=COLUMN (or -COLUMN, descending), joined by &.
+  decodeURIComponent(location.hash.replace(/^#/, '')).split('&').forEach(function (part) {
+    if (part.indexOf('filter=') === 0) input.value = part.slice(7);
+    if (part.indexOf('sort=') === 0) {
+      var name = part.slice(5), asc = name.charAt(0) !== '-';
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+        if (th.textContent === name.replace(/^-/, '')) sortBy(th, asc);
+      });
+    }
+  });
+  apply();
 })();
 """
 
