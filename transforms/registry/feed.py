@@ -28,11 +28,11 @@ class Record:
 @dataclass
 class Batch:
     """One page of a feed: its records, what it skipped, and where to resume after it. `position`
-    is JSON; with `complete` it is a checkpoint (a whole window or listing has landed)."""
+    is JSON; without a next link or page token in it, it is a checkpoint (a whole window or
+    listing has landed)."""
 
     records: List[Record]
     position: Dict
-    complete: bool
     counts: Counter = field(default_factory=Counter)
 
 
@@ -62,6 +62,6 @@ def newest(records: pa.Table) -> pa.Table:
     ordered = records.append_column("_seq", pa.array(np.arange(records.num_rows))).sort_by(
         [("entry_id", "ascending"), ("updated_at", "ascending"), ("_seq", "ascending")])
     ids = ordered["entry_id"]
-    last = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
-    keep = pa.concat_arrays([a for a in last.chunks] + [pa.array([True])]) if len(ids) > 1 else pa.array([True])
+    last_of_entry = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))  # the row before another entry's
+    keep = pa.concat_arrays(last_of_entry.chunks + [pa.array([True])])
     return ordered.filter(keep).drop_columns(["_seq"])

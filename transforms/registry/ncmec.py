@@ -208,14 +208,14 @@ def fetch(client: NcmecClient, position: Dict, end: int, members: FrozenSet[str]
                 log(f"window {iso(start)}..{iso(window_end)} holds about {page.estimate} entries; "
                     f"shrinking it to {shrunk} s")
                 duration = shrunk
-                yield Batch(records, {"from": start, "cursor": None}, True, page.counts)
+                yield Batch(records, {"from": start, "cursor": None}, page.counts)
                 break
             probe = False
             if page.next:
                 link = page.next
-                yield Batch(records, {"from": start, "cursor": {"to": window_end, "next": link}}, False, page.counts)
+                yield Batch(records, {"from": start, "cursor": {"to": window_end, "next": link}}, page.counts)
                 continue
-            yield Batch(records, {"from": window_end, "cursor": None}, True, page.counts)
+            yield Batch(records, {"from": window_end, "cursor": None}, page.counts)
             if fetched < max_window_entries // 4:
                 duration = min(duration * 2, max(1, end - window_end))
             start = window_end

@@ -135,8 +135,8 @@ def fetch(client: StopnciiClient, position: Dict, page_size: int = PAGE_SIZE,
                 raise FeedError("stopncii: FetchHashes says it has more records but gives no new nextPageToken")
             seen.add(page.next_token)
             token = page.next_token
-            yield Batch(page.records, {"start": start, "token": token}, False, page.counts)
+            yield Batch(page.records, {"start": start, "token": token}, page.counts)
             continue
         following = page.next_set_timestamp if page.next_set_timestamp is not None else newest
-        yield Batch(page.records, {"start": max(start, following), "token": None}, True, page.counts)
+        yield Batch(page.records, {"start": max(start, following), "token": None}, page.counts)
         return
