@@ -20,7 +20,6 @@ import logging
 import os
 import sys
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -115,7 +114,7 @@ def _start(args, checkpoint: Optional[Dict]) -> Dict:
                                           else {"start": stopncii.DEFAULT_START, "token": None})
 
 
-def _feed(args, position: Dict, settings: HttpSettings, secret: Tuple[str, str]) -> Iterator[Batch]:
+def _feed(args, position: Dict, settings: HttpSettings, secret: Tuple[str, ...]) -> Iterator[Batch]:
     log = lambda message: _log.info("%s: %s", args.source, message)  # noqa: E731
     if args.source == "ncmec":
         client = ncmec.NcmecClient(args.api_url, *secret[:2], settings)
@@ -149,13 +148,13 @@ def sync(args) -> Dict:
     journal = Journal(args.registry, args.source, dict(settings, since=args.since), args.journal_every)
     resumed = journal.resume(base.version)
     if resumed:
-        position, counts, age = resumed
+        position, age = resumed
         if age > CURSOR_LIFETIME_S:
             position = (ncmec if args.source == "ncmec" else stopncii).restart(position)
         _log.info("%s: resuming an unfinished sync at %s with %d records fetched", args.source, _where(position),
                   journal.records)
     else:
-        position, counts = _start(args, previous.get("checkpoint") if keep_previous else None), Counter()
+        position = _start(args, previous.get("checkpoint") if keep_previous else None)
     http = HttpSettings(retries=args.retries, first_wait_s=args.retry_wait_s)
     started = bool(resumed)
     shown = time.monotonic()
@@ -166,7 +165,6 @@ def sync(args) -> Dict:
         if not started:  # the feed has answered: the credentials are good, the journal may begin
             journal.start(base.version, position)
             started = True
-        counts.update(batch.counts)
         journal.add(batch.records, batch.position, batch.counts)
         position = batch.position
         if time.monotonic() - shown >= PROGRESS_EVERY_S:
@@ -187,7 +185,7 @@ def sync(args) -> Dict:
         "records_fetched": journal.records,
         "entries_changed": changes.num_rows - removed,
         "entries_removed": removed,
-        "skipped": dict(sorted(counts.items())),
+        "skipped": dict(sorted(journal.counts.items())),
     }
     folder = write_version(args.registry, base, args.source, table, quarantine, facts, now)
     journal.clear()
@@ -207,6 +205,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     show_progress()
     return run_command(lambda: _sync_and_print(list(sys.argv[1:] if argv is None else argv)),
                        (FeedError, SyncRefused, RegistryRefused))
+
 
 if __name__ == "__main__":
     sys.exit(main())

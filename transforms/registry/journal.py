@@ -4,8 +4,9 @@ that a sync killed mid-way resumes where it was instead of fetching everything a
 Fetched records go to numbered Parquet pages, then `progress.json` (the feed position after the
 last page, the counts so far, the version the sync builds on) is rewritten; a page written after
 the last progress is ignored. The pages are also where the sync reads its records back from, as
-one Arrow table, when it writes the version: no fetched record is kept in Python meanwhile. A journal counts only for the same base version and the same
-settings (source, URL, members); once the version is written the journal is deleted.
+one Arrow table, when it writes the version: no fetched record is kept in Python meanwhile. A
+journal counts only for the same base version and the same settings (source, URL, members,
+--since); once the version is written the journal is deleted.
 """
 import io
 import json
@@ -37,15 +38,16 @@ class Journal:
         self._pages = 0
         self._buffer: List[Record] = []
         self._position: Dict = {}
-        self._counts: Counter = Counter()
+        self.counts: Counter = Counter()  # what the feed skipped so far
         self.records = 0  # records fetched so far, journaled or buffered
         self._flushed_at = time.monotonic()
 
     def _page(self, number: int) -> str:
         return FileSystems.join(self.folder, f"page-{number:06d}.parquet")
 
-    def resume(self, base_version: Optional[str]) -> Optional[Tuple[Dict, Counter, float]]:
-        """The position, counts and age in seconds of an unfinished sync on this base, or None."""
+    def resume(self, base_version: Optional[str]) -> Optional[Tuple[Dict, float]]:
+        """The position and age in seconds of an unfinished sync on this base (its records and
+        counts are the journal's), or None."""
         path = FileSystems.join(self.folder, PROGRESS)
         if not FileSystems.exists(path):
             return None
@@ -59,12 +61,12 @@ class Journal:
         except Exception:  # a journal that cannot be read is only lost time: start again
             return None
         self._base, self._pages, self.records = base_version, progress["pages"], progress.get("records", 0)
-        self._position, self._counts = progress["position"], Counter(progress["counts"])
-        return self._position, Counter(self._counts), max(0.0, time.time() - progress.get("saved_at", 0))
+        self._position, self.counts = progress["position"], Counter(progress["counts"])
+        return self._position, max(0.0, time.time() - progress.get("saved_at", 0))
 
     def start(self, base_version: Optional[str], position: Dict) -> None:
         delete_folder(self.folder)
-        self._base, self._pages, self._position, self._counts = base_version, 0, position, Counter()
+        self._base, self._pages, self._position, self.counts = base_version, 0, position, Counter()
         self.records = 0
         self._write_progress()
 
@@ -72,7 +74,7 @@ class Journal:
         self._buffer.extend(records)
         self.records += len(records)
         self._position = position
-        self._counts.update(counts)
+        self.counts.update(counts)
         if len(self._buffer) >= self.flush_records or time.monotonic() - self._flushed_at >= self.flush_seconds:
             self.flush()
 
@@ -88,7 +90,7 @@ class Journal:
 
     def _write_progress(self) -> None:
         progress = {"base": self._base, "settings": self.settings, "position": self._position,
-                    "pages": self._pages, "records": self.records - len(self._buffer), "counts": dict(self._counts),
+                    "pages": self._pages, "records": self.records - len(self._buffer), "counts": dict(self.counts),
                     "saved_at": time.time()}
         write_bytes(FileSystems.join(self.folder, PROGRESS), json.dumps(progress, sort_keys=True).encode())
 
