@@ -1,14 +1,13 @@
 """What changed between two registry versions: the entries added (or given new rows), the entries
 removed, and the snapshot of the added entries that stored hashes are matched against."""
-import io
 from dataclasses import dataclass
 from typing import FrozenSet, Optional
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.registry.snapshots import REQUIRED_COLUMNS, Registry, Snapshot
+from transforms.registry.versions import parquet_bytes, write_bytes
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,7 @@ def write_entries(registry: Registry, entries: FrozenSet[str], path: str) -> Sna
         for name, values in zip(REQUIRED_COLUMNS, (registry.entry_ids, registry.signal_types, registry.signal_values))
     }
     columns.update((name, pa.array([values[i] for i in rows], pa.string())) for name, values in registry.metadata.items())
-    buffer = io.BytesIO()
-    pq.write_table(pa.table(columns), buffer, compression="zstd")
-    with FileSystems.create(path) as f:
-        f.write(buffer.getvalue())
+    write_bytes(path, parquet_bytes(pa.table(columns)))
     return Snapshot(registry.version, (path,))
 
 

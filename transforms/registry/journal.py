@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.registry.feed import RECORD_SCHEMA, Record, records_table
-from transforms.registry.versions import delete_folder, read_bytes, write_bytes
+from transforms.registry.versions import delete_folder, parquet_bytes, read_bytes, write_bytes
 from transforms.storage.objects import is_remote
 
 PROGRESS = "progress.json"
@@ -80,9 +80,7 @@ class Journal:
 
     def flush(self) -> None:
         if self._buffer:
-            buffer = io.BytesIO()
-            pq.write_table(records_table(self._buffer), buffer, compression="zstd")
-            write_bytes(self._page(self._pages + 1), buffer.getvalue())
+            write_bytes(self._page(self._pages + 1), parquet_bytes(records_table(self._buffer)))
             self._pages += 1
             self._buffer = []
         self._write_progress()

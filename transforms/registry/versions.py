@@ -180,7 +180,7 @@ def merged_source(base: Base, source: str, changes: pa.Table, keep_previous: boo
 # ---------------------------------------------------------------------------- writing a version
 
 
-def _parquet(table: pa.Table) -> bytes:
+def parquet_bytes(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     return buffer.getvalue()
@@ -209,7 +209,7 @@ def write_version(root: str, base: Base, source: str, table: pa.Table, quarantin
                           "versions must sort as strings in time order")
     folder = FileSystems.join(root, version)
     own = {f"{source}.parquet", f"{QUARANTINE}/{source}.parquet", MANIFEST, SUCCESS_MARKER}
-    files = {f"{source}.parquet": _parquet(table), f"{QUARANTINE}/{source}.parquet": _parquet(quarantine)}
+    files = {f"{source}.parquet": parquet_bytes(table), f"{QUARANTINE}/{source}.parquet": parquet_bytes(quarantine)}
     if base.folder:
         for sub in ("", QUARANTINE):
             for path in files_in(FileSystems.join(base.folder, sub) if sub else base.folder):
