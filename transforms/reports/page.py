@@ -9,7 +9,7 @@ import html
 from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
-from transforms.reports.view import Report, distance_band, queue
+from transforms.reports.view import Report, distance_band, is_held, queue, totals
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 BANDS = ("0", "1-10", "11-20", "21-31", "32+", "exact")
@@ -118,12 +118,9 @@ def _table(table_id: str, columns: Sequence[str], rows: List[Dict], numeric=("di
 
 def render_page(report: Report) -> str:
     rows = queue(report)
-    total = Counter()
-    for summary in report.summaries.values():
-        for key in ("listed", "unchanged_skipped", "hashed", "failed"):
-            total[key] += summary.get(key) or 0
+    total = totals(report)
     newest = report.summaries[report.runs[-1]]
-    held = [r for r in report.matches if (r["run_id"], r["entry_id"]) in report.held]
+    held = [r for r in report.matches if is_held(report, r)]
     runs = report.runs[0] + (f" .. {report.runs[-1]}" if len(report.runs) > 1 else "")
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",

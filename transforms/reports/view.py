@@ -113,6 +113,20 @@ def flood_guard(report: Report, max_per_entry: int = MAX_MATCHES_PER_ENTRY, max_
             report.held.add((run, entry))
 
 
+def is_held(report: Report, row: Dict) -> bool:
+    """Whether the flood guard holds this match back."""
+    return (row["run_id"], row["entry_id"]) in report.held
+
+
+def totals(report: Report) -> Counter:
+    """The object counts of the chosen runs added up."""
+    total = Counter()
+    for summary in report.summaries.values():
+        for key in ("listed", "unchanged_skipped", "hashed", "failed"):
+            total[key] += summary.get(key) or 0
+    return total
+
+
 def queue_columns(report: Report) -> Tuple[str, ...]:
     return QUEUE_COLUMNS + report.metadata_columns
 
@@ -120,8 +134,7 @@ def queue_columns(report: Report) -> Tuple[str, ...]:
 def queue(report: Report) -> List[Dict]:
     """The review queue: one row per match not held back and not reviewed yet, newest run first
     (a match judged a false match never comes back: the same object, entry and signal keep its id)."""
-    rows = [r for r in report.matches
-            if (r["run_id"], r["entry_id"]) not in report.held and r["match_id"] not in report.reviews]
+    rows = [r for r in report.matches if not is_held(report, r) and r["match_id"] not in report.reviews]
     rows.sort(key=lambda r: (r["run_id"], r["entry_id"], r["uri"]), reverse=True)
     return [{k: r.get(k) for k in queue_columns(report)} for r in rows]
 
@@ -164,10 +177,7 @@ def _verdicts(report: Report) -> str:
 
 
 def render_text(report: Report) -> str:
-    total = Counter()
-    for summary in report.summaries.values():
-        for key in ("listed", "unchanged_skipped", "hashed", "failed", "matches", "withdrawn_matches"):
-            total[key] += summary.get(key) or 0
+    total = totals(report)
     first, last = report.runs[0], report.runs[-1]
     newest = report.summaries[last]
     lines = [
@@ -177,12 +187,12 @@ def render_text(report: Report) -> str:
         f"registry: version {newest.get('registry_version')}, {newest.get('registry_entries') or 0:,} entries, "
         f"{newest.get('registry_rejected') or 0:,} rows rejected, skipped by type: {newest.get('registry_skipped_by_type') or {}}",
         f"matches: {len(report.matches):,} ({len(queue(report)):,} to review, "
-        f"{sum(1 for r in report.matches if (r['run_id'], r['entry_id']) in report.held):,} held back), "
+        f"{sum(1 for r in report.matches if is_held(report, r)):,} held back), "
         f"withdrawn: {len(report.withdrawn):,}",
         f"reviewed: {_verdicts(report)}",
         "",
     ]
-    reviewable = [r for r in report.matches if (r["run_id"], r["entry_id"]) not in report.held]
+    reviewable = [r for r in report.matches if not is_held(report, r)]
     by = lambda key: Counter(str(r.get(key)) for r in reviewable)  # noqa: E731
     lines += _section("matches by source", by("source")) if "source" in report.metadata_columns else []
     lines += _section("matches by entry", by("entry_id"))
