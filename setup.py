@@ -20,6 +20,7 @@ setup(
         "numpy>=2.0",
         "numba>=0.60",
         "PyYAML>=6",
+        "threadpoolctl>=3.1",  # one BLAS thread while hashing (see transforms/media/hashing.py)
     ],
     extras_require={
         # Where a Dataflow job is launched with --setup_file: Beam packages the project with `python -m build`.

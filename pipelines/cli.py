@@ -2,10 +2,10 @@
 import sys
 from typing import List, Optional
 
-from pipelines import feedback, rematch, report, review, scan, sync
+from pipelines import feedback, rematch, report, review, scan, sync, tmk
 
 COMMANDS = {"scan": scan.main, "rematch": rematch.main, "sync": sync.main, "report": report.main,
-            "review": review.main, "feedback": feedback.main}
+            "review": review.main, "feedback": feedback.main, "tmk": tmk.main}
 USAGE = """usage: takedown-scan COMMAND [options]
   scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
            list, hash what is new or changed, match stored hashes against new entries, report
@@ -19,6 +19,8 @@ USAGE = """usage: takedown-scan COMMAND [options]
            record a verdict on a match; later queues leave it out
   feedback OUTPUT --to ncmec|stopncii --out DIR [--send]
            the verdicts as NCMEC feedback XML or StopNCII SubmitFeedback JSON
+  tmk      hash VIDEO... --out DIR | compare A B
+           TMK+PDQF .tmk files of videos (the reference's format), the scores of two
 each command has its own --help"""
 
 

@@ -72,6 +72,10 @@ def _add_match_arguments(group) -> None:
                        help="Also match rotated and mirrored copies (the default).")
     group.add_argument("--no_dihedral", dest="dihedral", action="store_false",
                        help="Match pictures only as they are.")
+    group.add_argument("--tmk_level1", type=float, default=MatchSettings.tmk_level1,
+                       help="TMK+PDQF: least level-1 score (cosine of the pure averages) that matches.")
+    group.add_argument("--tmk_level2", type=float, default=MatchSettings.tmk_level2,
+                       help="TMK+PDQF: least level-2 score (the temporal kernel) that matches.")
 
 
 def check_match_options(options) -> None:
@@ -79,14 +83,15 @@ def check_match_options(options) -> None:
         raise UsageError("--pdq_threshold must be between 0 and 256")
     if not 0 <= options.min_quality <= 100:
         raise UsageError("--min_quality must be between 0 and 100")
-    for name in ("max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share"):
+    for name in ("max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share",
+                 "tmk_level1", "tmk_level2"):
         if not 0 <= getattr(options, name) <= 1:
             raise UsageError(f"--{name} must be between 0 and 1")
 
 
 def match_settings(options) -> MatchSettings:
     return MatchSettings(options.pdq_threshold, options.min_quality, options.min_matched_frame_share,
-                         options.min_registry_frame_share, options.dihedral)
+                         options.min_registry_frame_share, options.dihedral, options.tmk_level1, options.tmk_level2)
 
 
 def print_summary(run_dir: str) -> None:

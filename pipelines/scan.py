@@ -65,6 +65,9 @@ class ScanOptions(PipelineOptions):
                                 "too_many_pixels, before decoding.")
         group.add_argument("--video_sample_seconds", type=float, default=VideoSettings.sample_seconds,
                            help="Besides keyframes, hash one video frame per this many seconds (0: keyframes only).")
+        group.add_argument("--no_tmk", dest="tmk", action="store_false", default=VideoSettings.tmk,
+                           help="No TMK+PDQF hash of videos (then only their keyframes and sampled frames "
+                                "are decoded).")
         group.add_argument("--max_video_seconds", type=float, default=VideoSettings.max_seconds,
                            help="Longer videos fail with too_long.")
         group.add_argument("--max_video_frames", type=int, default=VideoSettings.max_frames,
@@ -233,7 +236,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             max_bytes=scan.max_object_bytes,
             max_pixels=scan.max_pixels,
             max_total_pixels=scan.max_total_pixels,
-            video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames),
+            video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames, scan.tmk),
             stores=store_settings(scan),
             concurrency=read_concurrency(scan),
             max_inflight_bytes=scan.max_inflight_bytes,

@@ -57,7 +57,7 @@ def corpus(tmp_path_factory):
             write(str(media / "copies" / entry / name), data)
             expected[f"copies/{entry}/{name}"] = {entry}
     rows.append(("E-90", "pdna", "c29tZSBwaG90b0ROQQ==", "ncmec", "m3"))
-    rows.append(("E-91", "tmk_pdqf", "0" * 100, "ncmec", "m3"))
+    rows.append(("E-91", "vpdq", "0" * 100, "ncmec", "m3"))
     for seed in UNRELATED:
         write(str(media / "unrelated" / f"{seed}.jpg"), encode(photo(seed), "JPEG", quality=85))
         expected[f"unrelated/{seed}.jpg"] = set()

@@ -60,13 +60,13 @@ def test_rows_are_normalised_metadata_kept_and_unknown_types_counted(tmp_path):
         ("E-1", " PDQ ", PDQ.upper(), "take_it_down", "m1"),
         ("E-1", "md5", MD5, "take_it_down", ""),
         ("E-2", "pdna", "AAAA", "ncmec", "m2"),
-        ("E-3", "tmk_pdqf", "0" * 10, "ncmec", "m2"),
+        ("E-3", "vpdq", "0" * 10, "ncmec", "m2"),
         ("E-4", "pdna", "BBBB", "ncmec", "m2"),
     ]
     registry = load_registry(Snapshot("v", (csv_file(tmp_path, rows),)))
     assert registry.signal_types == ["pdq", "md5"] and registry.signal_values == [PDQ, MD5]
     assert registry.entries == 1 and registry.rows_read == 5
-    assert dict(registry.skipped_by_type) == {"pdna": 2, "tmk_pdqf": 1}
+    assert dict(registry.skipped_by_type) == {"pdna": 2, "vpdq": 1}
     assert registry.row_metadata(0) == {"source": "take_it_down", "member_id": "m1"}
     assert registry.row_metadata(1) == {"source": "take_it_down", "member_id": None}
 

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines import scan
 from tests.conftest import BAD_INPUTS, write
-from transforms.media.hashing import HASHER_VERSION
+from transforms.media.hashing import hasher_version
 from transforms.schemas import ERROR_SCHEMA, HASH_SCHEMA, WITHDRAWN_SCHEMA, match_schema
 
 
@@ -77,7 +77,7 @@ def test_summary_reconciles(corpus, first_run):
     assert summary["registry_version"] == "2026-11-20T0300Z"
     assert summary["registry_entries"] == 3
     assert summary["registry_rejected"] == 0
-    assert summary["registry_skipped_by_type"] == {"pdna": 1, "tmk_pdqf": 1}
+    assert summary["registry_skipped_by_type"] == {"pdna": 1, "vpdq": 1}
     assert summary["timings"]["elapsed_s"] >= 0
 
 
@@ -101,7 +101,7 @@ def test_hash_store_holds_every_hashed_object(corpus, first_run):
     rows = read_folder(os.path.join(store, "objects"))
     by_uri = {relative(corpus, r["uri"]): r for r in rows}
     assert set(by_uri) == set(corpus["expected"]) and len(rows) == len(by_uri)
-    assert all(r["hasher_version"] == HASHER_VERSION and len(r["sha1"][0]) == 20 for r in rows)
+    assert all(r["hasher_version"] == hasher_version(r["media_type"]) and len(r["sha1"][0]) == 20 for r in rows)
     clip = by_uri["video/clip.mp4"]
     frames = sorted({(t, v) for t, v in zip(clip["pdq_time_s"], clip["pdq_variant"]) if "/" not in v})
     assert frames == [(0.0, "original"), (0.5, "original")]  # 1 s long: its keyframe, and one frame per 0.5 s

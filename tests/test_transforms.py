@@ -3,6 +3,7 @@ import os
 
 import apache_beam as beam
 import numpy as np
+import pdqhash
 import pytest
 import pyarrow as pa
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -10,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import registry_csv, write
 from tests.media import encode, photo, pdq_of_rgb
-from transforms.media.hashing import HASHER_VERSION, HashObjects, HashSettings, hash_object, media_hashes
+from transforms.media.hashing import HashObjects, HashSettings, hash_object, hasher_version, media_hashes
 from transforms.store.hash_store import media_of_row, object_row
 from transforms.store.split import SplitListing
 from transforms.media.images import FrameHash
@@ -107,32 +108,39 @@ def test_a_dangling_link_is_an_unlistable_object_when_links_are_followed(tmp_pat
 
 def test_split_listing_joins_listing_with_the_last_state(tmp_path):
     state = [
-        {"uri": "/m/same.jpg", "object_version": "v1", "hasher_version": HASHER_VERSION, "media_type": "image",
+        {"uri": "/m/same.jpg", "object_version": "v1", "hasher_version": hasher_version("image"), "media_type": "image",
          "hashed_run": "r1"},
         {"uri": "/m/old-hasher.jpg", "object_version": "v1", "hasher_version": "0/old", "media_type": "image",
          "hashed_run": "r1"},
-        {"uri": "/m/deleted.jpg", "object_version": "v1", "hasher_version": HASHER_VERSION, "media_type": "image",
+        {"uri": "/m/deleted.jpg", "object_version": "v1", "hasher_version": hasher_version("image"), "media_type": "image",
          "hashed_run": "r1"},
+        # videos gained TMK+PDQF in hasher 4: one hashed before is read again, a picture is not
+        {"uri": "/m/before-tmk.mp4", "object_version": "v1", "hasher_version": "3/pdqhash-" + pdqhash.__version__,
+         "media_type": "video", "hashed_run": "r1"},
+        {"uri": "/m/picture.jpg", "object_version": "v1", "hasher_version": "3/pdqhash-" + pdqhash.__version__,
+         "media_type": "image", "hashed_run": "r1"},
     ]
     active = [{"uri": u, "object_version": "v1", "entry_id": "E", "signal_type": "pdq", "reported_run": "r1",
                "reported_registry_version": "v"} for u in ("/m/same.jpg", "/m/replaced.jpg", "/m/deleted.jpg")]
     state.append({**state[0], "uri": "/m/replaced.jpg"})
     listed = [MediaObject("/m/same.jpg", "v1", 1), MediaObject("/m/replaced.jpg", "v2", 1),
-              MediaObject("/m/old-hasher.jpg", "v1", 1), MediaObject("/m/new.jpg", "v1", 1)]
+              MediaObject("/m/old-hasher.jpg", "v1", 1), MediaObject("/m/new.jpg", "v1", 1),
+              MediaObject("/m/before-tmk.mp4", "v1", 1), MediaObject("/m/picture.jpg", "v1", 1)]
     with TestPipeline() as p:
         changed, unchanged, standing = (
             (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(state), p | "A" >> beam.Create(active))
             | SplitListing()
         )
         assert_that(changed | "C" >> beam.Map(lambda o: o.uri),
-                    equal_to(["/m/replaced.jpg", "/m/old-hasher.jpg", "/m/new.jpg"]), label="c")
-        assert_that(unchanged | "U" >> beam.Map(lambda r: r["uri"]), equal_to(["/m/same.jpg"]), label="u")
+                    equal_to(["/m/replaced.jpg", "/m/old-hasher.jpg", "/m/new.jpg", "/m/before-tmk.mp4"]), label="c")
+        assert_that(unchanged | "U" >> beam.Map(lambda r: r["uri"]), equal_to(["/m/same.jpg", "/m/picture.jpg"]),
+                    label="u")
         assert_that(standing | "M" >> beam.Map(lambda r: r["uri"]), equal_to(["/m/same.jpg"]), label="m")
 
 
 def test_split_listing_with_no_state_or_with_rescan_hashes_everything():
     listed = [MediaObject("/m/a.jpg", "v", 1)]
-    state = [{"uri": "/m/a.jpg", "object_version": "v", "hasher_version": HASHER_VERSION, "media_type": "image",
+    state = [{"uri": "/m/a.jpg", "object_version": "v", "hasher_version": hasher_version("image"), "media_type": "image",
               "hashed_run": "r1"}]
     for stored, rescan in (([], False), (state, True)):
         with TestPipeline() as p:
@@ -150,7 +158,7 @@ def test_a_stored_row_gives_back_the_hashes_it_was_made_of():
     row = object_row(media, "r1", None)
     assert pa.Table.from_pylist([row], HASH_SCHEMA).num_rows == 1
     assert row["pdq"][0] == bytes.fromhex("ab" * 32) and len(row["pdq"]) == 8
-    assert media_of_row(row).hashes == {**media.hashes, "sha1": (), "sha256": ()}
+    assert media_of_row(row).hashes == {**media.hashes, "sha1": (), "sha256": (), "tmk_pdqf": ()}
 
 
 def test_hashing_reports_its_progress(tmp_path, caplog, monkeypatch):

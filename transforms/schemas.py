@@ -103,7 +103,7 @@ _MATCH_FIELDS = [
     ("item_variant", pa.string()),  # the hash that matched: original, trimmed, .../rotate90, ...
     ("entry_id", pa.string()),
     ("registry_hash", pa.string()),
-    ("distance", pa.int32()),
+    ("distance", pa.int32()),  # null for tmk_pdqf, which has its two scores instead
     ("quality", pa.int32()),
     ("frame_time_s", pa.float64()),
     ("matched_frame_share", pa.float64()),
@@ -111,6 +111,8 @@ _MATCH_FIELDS = [
     ("registry_version", pa.string()),
     ("found_by", pa.string()),  # hashed | new_entry | rematch
     ("partial", pa.bool_()),  # the object could be decoded only in part (a video that ends early)
+    ("tmk_level1", pa.float64()),  # tmk_pdqf only: cosine of the pure averages
+    ("tmk_level2", pa.float64()),  # tmk_pdqf only: the temporal kernel's normalised score
 ]
 FOUND_BY = ("hashed", "new_entry", "rematch")
 MATCH_COLUMNS = tuple(name for name, _ in _MATCH_FIELDS)

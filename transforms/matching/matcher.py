@@ -20,7 +20,7 @@ from transforms.registry.snapshots import Registry, Snapshot, load_registry
 from transforms.reports.writers import WriteParquetFolder
 from transforms.schemas import match_schema
 from transforms.signals import SIGNALS
-from transforms.signals.base import Index, Signal, is_derived
+from transforms.signals.base import SCORE_COLUMNS, Index, Signal, is_derived
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,12 @@ class MatchSettings:
     min_matched_frame_share: float = 0.0  # of the video's frames that matched the entry
     min_registry_frame_share: float = 0.1  # of the entry's frames found in the video
     dihedral: bool = True  # also match the rotations and mirrors of each picture
+    tmk_level1: float = 0.7  # TMK+PDQF: least cosine of the pure averages
+    tmk_level2: float = 0.7  # TMK+PDQF: least temporal-kernel score
+
+    @property
+    def tmk_pdqf_threshold(self):
+        return self.tmk_level1, self.tmk_level2
 
     def usable(self, quality: Optional[int]) -> bool:
         """Whether a hash of this quality may match (hashes without a quality always may)."""
@@ -57,6 +63,7 @@ class Match:
     item_variant: str = "original"  # which of the item's hashes matched, e.g. "trimmed/rotate90"
     matched_frame_share: Optional[float] = None  # timed items only
     registry_frame_share: Optional[float] = None
+    scores: Optional[Dict[str, float]] = None  # the signal type's own scores (SCORE_COLUMNS)
 
 
 class RegistryIndex:
@@ -117,8 +124,9 @@ def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, se
                 continue
         h = queries[query]
         matches.append(
-            Match(signal.name, h.value, entry, registry.signal_values[row], distance, h.quality, h.time_s, row,
-                  h.variant, *shares)
+            Match(signal.name, signal.summary(h.value), entry, signal.summary(registry.signal_values[row]),
+                  distance if signal.has_distance else None,
+                  h.quality, h.time_s, row, h.variant, *shares, signal.scores(h.value, registry.signal_values[row]))
         )
     return matches
 
@@ -141,6 +149,7 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str,
         "frame_time_s": match.frame_time_s,
         "matched_frame_share": match.matched_frame_share,
         "registry_frame_share": match.registry_frame_share,
+        **{column: (match.scores or {}).get(column) for column in SCORE_COLUMNS},
         "registry_version": registry.version,
         "found_by": found_by,
         "partial": media.partial,

@@ -6,6 +6,7 @@ keeps `concurrency` objects in flight on a thread pool, so that a worker waiting
 for some objects hashes others meanwhile (the decoders release the GIL for most of their work).
 """
 import collections
+import functools
 import logging
 import os
 import time
@@ -20,6 +21,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 import PIL
 import av
 import pdqhash
+from threadpoolctl import threadpool_limits
 
 from transforms.media.budget import process_budget
 from transforms.media.images import FrameHash, hash_image
@@ -29,13 +31,19 @@ from transforms.reasons import MediaError, ScanError
 from transforms.signals.base import SignalHash
 from transforms.signals.exact import digests_of
 from transforms.signals.pdq import PDQ
+from transforms.signals.tmk import TMK_PDQF, TmkFeatures
 from transforms.storage.objects import MediaObject
 from transforms.storage.reading import read_object
 from transforms.storage.stores import Stores, StoreSettings
 
-# Bumped whenever a change of the hashing changes its output: later scans rehash objects whose
-# stored hashes carry another version.
-HASHER_VERSION = f"3/pdqhash-{pdqhash.__version__}"
+# Bumped whenever a change of the hashing changes its output, per media type: later scans rehash
+# objects whose stored hashes carry another version (videos gained TMK+PDQF in 4; images did not
+# change, so a bucket's pictures are not read again for it).
+HASHER_VERSIONS = {"image": f"3/pdqhash-{pdqhash.__version__}", "video": f"4/pdqhash-{pdqhash.__version__}"}
+
+
+def hasher_version(media_type: str) -> str:
+    return HASHER_VERSIONS.get(media_type, "")  # an unknown type is never current: hashed again
 
 
 @dataclass(frozen=True)
@@ -62,9 +70,12 @@ class MediaHashes:
 
 
 def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], digests: Dict[str, str],
-                 partial: bool = False) -> MediaHashes:
-    """An object's hashes: its frames' PDQ (every variant) and the digests of its bytes."""
+                 partial: bool = False, tmk: Optional[TmkFeatures] = None) -> MediaHashes:
+    """An object's hashes: its frames' PDQ (every variant), a video's TMK+PDQF and the digests
+    of its bytes."""
     hashes = {PDQ.name: tuple(h for frame in frames for h in frame.signal_hashes())}
+    if tmk is not None:
+        hashes[TMK_PDQF.name] = (SignalHash(tmk.to_bytes().hex()),)
     hashes.update((name, (SignalHash(value),)) for name, value in digests.items())
     return MediaHashes(obj.uri, obj.version, media_type, hashes, partial)
 
@@ -81,21 +92,30 @@ def _raised_by_decoder(error: Exception) -> bool:
     return frame is not None and frame.tb_frame.f_code.co_filename.startswith(_DECODER_PACKAGES)
 
 
+@functools.cache
+def one_blas_thread() -> None:
+    """The hashers' matrix products are small (64 x 64, 32 x 256): OpenBLAS's threads spin on them
+    and cost a third more CPU for the same work (measured on the sample videos: 30 CPU s against
+    20), while objects are already hashed `concurrency` at a time. Set once per process."""
+    threadpool_limits(1, user_api="blas")
+
+
 def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHashes:
     """Hash an object's bytes: hashes, or a MediaError (decode stage) for what cannot be hashed,
     never another exception (benchmarks/fuzz.py): a decoder's parser that breaks on a malformed
     file gives `corrupt`, anything else `hash_failed`."""
+    one_blas_thread()
     kind = sniff(data[:HEAD_BYTES])
     if kind is None:
         raise MediaError("unsupported_type", "no image or video signature in its first bytes")
     if not kind.decodable:
         raise MediaError("unsupported_type", f"{kind.format} {kind.media_type}s are not decoded")
-    partial = False
+    partial, tmk = False, None
     try:
         if kind.media_type == "image":
             frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels)
         else:
-            frames, partial = hash_video(data, settings.video)
+            frames, partial, tmk = hash_video(data, settings.video)
     except MediaError:
         raise
     except MemoryError:
@@ -103,7 +123,7 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
     except Exception as e:
         reason = "corrupt" if _raised_by_decoder(e) else "hash_failed"
         raise MediaError(reason, f"{type(e).__name__} while decoding: {e}") from None
-    return media_hashes(obj, kind.media_type, frames, digests_of(data), partial)
+    return media_hashes(obj, kind.media_type, frames, digests_of(data), partial, tmk)
 
 
 def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Stores] = None) -> MediaHashes:

@@ -25,6 +25,8 @@ REQUIRED_COLUMNS = ("entry_id", "signal_type", "signal_value")
 SUCCESS_MARKER = "_SUCCESS"
 SNAPSHOT_SUFFIXES = (".csv", ".parquet")
 DEFAULT_MAX_REJECT_SHARE = 0.001
+# CSV cells up to this size: a TMK+PDQF value as hex is 526,688 characters (csv's default is 128 KiB).
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 21))
 
 
 class RegistryRefused(Exception):
@@ -175,6 +177,14 @@ def _csv_rows(path: str, data: bytes, rejects: List[Reject]) -> Iterator[Tuple[i
         yield line, dict(zip(header, values))
 
 
+def _binary_values(types: List[Optional[str]], values: List[Optional[bytes]]) -> List[Optional[str]]:
+    """A binary signal_value column as the loader's strings: raw bytes of a binary signal type
+    (tmk_pdqf) as hex, the others' bytes as the text they hold."""
+    binary = {name for name, signal in SIGNALS.items() if signal.binary_values}
+    return [None if value is None else value.hex() if (kind or "").strip().lower() in binary
+            else value.decode("utf-8", "replace") for kind, value in zip(types, values)]
+
+
 def _parquet_rows(path: str, data: bytes) -> Iterator[Tuple[int, Dict[str, Optional[str]]]]:
     try:
         table = pq.read_table(io.BytesIO(data))
@@ -184,6 +194,9 @@ def _parquet_rows(path: str, data: bytes) -> Iterator[Tuple[int, Dict[str, Optio
     columns = {}
     for name in table.column_names:
         column = table.column(name)
+        if name == "signal_value" and (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
+            columns[name] = _binary_values(table.column("signal_type").to_pylist(), column.to_pylist())
+            continue
         try:
             column = column.cast(pa.string())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -35,6 +35,9 @@ class SignalHash(NamedTuple):
         return is_derived(self.variant)
 
 
+# Match-row columns that a signal type's `scores` may fill.
+SCORE_COLUMNS = ("tmk_level1", "tmk_level2")
+
 Pairs = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -51,6 +54,8 @@ class Signal:
     name = ""
     hex_length = 0
     exact = True
+    has_distance = True  # match rows report the distance (TMK+PDQF reports its scores instead)
+    binary_values = False  # registries may send values as raw bytes (a Parquet binary column)
 
     def normalize(self, value: str) -> str:
         return value.strip().lower()
@@ -93,3 +98,15 @@ class Signal:
 
     def distance(self, a: str, b: str) -> int:
         raise NotImplementedError
+
+    def from_wire(self, payload: bytes) -> str:
+        """A value fetched on its own (a registry's link to a large fingerprint) as a value to validate."""
+        return payload.decode("utf-8", "replace").strip()
+
+    def summary(self, value: str) -> str:
+        """The value as match rows show it (the value itself, or a digest of a large one)."""
+        return value
+
+    def scores(self, a: str, b: str) -> dict:
+        """Match-row columns of their own that a pair of values fills (SCORE_COLUMNS)."""
+        return {}

@@ -22,7 +22,8 @@ from transforms.signals.base import Signal
 from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
 
 GRID = 64
-_DCT = np.array(
+# PDQ's 16 x 64 DCT basis (rows 1..16 of the 64-point DCT-II): a 64 x 64 grid G gives DCT @ G @ DCT.T.
+DCT = np.array(
     [[math.sqrt(2.0 / 64.0) * math.cos((math.pi / 2 / 64.0) * (i + 1) * (2 * j + 1)) for j in range(64)] for i in range(16)]
 )
 _BIT_VALUES = [1 << k for k in range(256)]
@@ -73,7 +74,7 @@ DIHEDRAL = {
 
 
 def _hash_of_grid(grid: np.ndarray) -> str:
-    coefficients = (_DCT @ grid @ _DCT.T).ravel()  # bit i * 16 + j is coefficient [i][j]
+    coefficients = (DCT @ grid @ DCT.T).ravel()  # bit i * 16 + j is coefficient [i][j]
     median = np.partition(coefficients, 127)[127]  # PDQ's torben median of 256 values
     value = sum(_BIT_VALUES[k] for k in np.flatnonzero(coefficients > median).tolist())
     return f"{value:064x}"

@@ -14,7 +14,7 @@ from typing import Dict
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.media.hashing import HASHER_VERSION, MediaHashes
+from transforms.media.hashing import MediaHashes, hasher_version
 from transforms.reports.writers import WriteParquetFolder
 from transforms.schemas import HASH_SCHEMA, STATE_SCHEMA
 from transforms.signals import SIGNALS
@@ -25,13 +25,13 @@ def run_folder(hashes_uri: str, run_id: str, part: str) -> str:
     return FileSystems.join(hashes_uri, f"run={run_id}", part)
 
 
-def object_row(media: MediaHashes, run_id: str, hashed_at, hasher_version: str = HASHER_VERSION) -> Dict:
+def object_row(media: MediaHashes, run_id: str, hashed_at) -> Dict:
     """A row of objects/: the object and all its hashes."""
     row = {
         "uri": media.uri,
         "object_version": media.object_version,
         "media_type": media.media_type,
-        "hasher_version": hasher_version,
+        "hasher_version": hasher_version(media.media_type),
         "hashed_at": hashed_at,
         "run_id": run_id,
         "partial": media.partial,
@@ -59,11 +59,11 @@ def media_of_row(row: Dict) -> MediaHashes:
     return MediaHashes(row["uri"], row["object_version"], row["media_type"], hashes, bool(row.get("partial")))
 
 
-def state_row(media: MediaHashes, run_id: str, hasher_version: str = HASHER_VERSION) -> Dict:
+def state_row(media: MediaHashes, run_id: str) -> Dict:
     return {
         "uri": media.uri,
         "object_version": media.object_version,
-        "hasher_version": hasher_version,
+        "hasher_version": hasher_version(media.media_type),
         "media_type": media.media_type,
         "hashed_run": run_id,
     }

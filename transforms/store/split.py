@@ -11,7 +11,7 @@ from typing import Dict, Iterator
 
 import apache_beam as beam
 
-from transforms.media.hashing import HASHER_VERSION
+from transforms.media.hashing import hasher_version
 
 
 def split_object(joined, rescan: bool = False) -> Iterator:
@@ -21,7 +21,8 @@ def split_object(joined, rescan: bool = False) -> Iterator:
     state = list(groups["state"])
     for obj in groups["listed"]:
         current = [
-            row for row in state if row["object_version"] == obj.version and row["hasher_version"] == HASHER_VERSION
+            row for row in state
+            if row["object_version"] == obj.version and row["hasher_version"] == hasher_version(row["media_type"])
         ]
         if rescan or not current:
             yield obj
