@@ -21,7 +21,7 @@ from pipelines.sync import credentials
 from transforms.registry import ncmec, stopncii
 from transforms.registry.http import FeedError, HttpSettings
 from transforms.reports.feedback import (FeedbackError, ncmec_document, ncmec_feedback, stopncii_bytes,
-                                         stopncii_document)
+                                         stopncii_document, unsendable_to_stopncii)
 from transforms.reports.reviews import read_reviews
 from transforms.reports.view import ReportError
 
@@ -73,6 +73,10 @@ def _ncmec(args, reviews) -> int:
 
 def _stopncii(args, reviews) -> int:
     document = stopncii_document(reviews, args.tag)
+    left_out = sum(1 for review in reviews.values() if unsendable_to_stopncii(review))
+    if left_out:
+        print(f"takedown-scan: {left_out} VideoTMK verdict(s) left out: StopNCII names those hashes by "
+              "their value as sent, which is not kept", file=sys.stderr)
     data = stopncii_bytes(document)
     _write(os.path.join(args.out, "stopncii", "feedback.json"), data)
     if args.send and document["count"]:

@@ -149,6 +149,7 @@ class NcmecServer(FeedServer):
         self.user, self.password, self.page_size, self.member = user, password, page_size, member
         self.log: List[NcmecEntry] = []  # every record the registry holds, newest state last
         self.cursors: Dict[Tuple[str, str], List[NcmecEntry]] = {}
+        self.linked: Dict[str, bytes] = {}  # path under the API -> a large fingerprint's bytes
         super().__init__()
 
     @property
@@ -175,6 +176,8 @@ class NcmecServer(FeedServer):
                     f'<availableFeedbackReasons><reason guid="{self.REASON}" name="Not the content" type="{kind}"/>'
                     f"</availableFeedbackReasons></feedbackReasons>")
             return 200, body.encode(), "application/xml"
+        if path[len(self.PREFIX):] in self.linked:
+            return 200, self.linked[path[len(self.PREFIX):]], "application/octet-stream"
         if path != self.PREFIX + "/v2/entries":
             return 404, b"not found", "text/plain"
         window = (query["from"], query["to"])
@@ -242,7 +245,7 @@ class NcmecServer(FeedServer):
             prints = []
             for name, value in e.fingerprints.items():
                 if value.startswith("link:"):
-                    prints.append(f"<{name} link={quoteattr(value[5:])}/>")
+                    prints.append(f'<{name} rel="self" href={quoteattr(value[5:])}/>')
                 else:
                     prints.append(f"<{name}>{escape(value)}</{name}>")
             parts.append("<fingerprints>" + "".join(prints) + "</fingerprints>")

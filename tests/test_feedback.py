@@ -71,3 +71,16 @@ def test_stopncii_feedback_files_and_send(reviewed, tmp_path):
                                                          "tags": ["Nude"]}]}
     ((method, path, body),) = server.received
     assert (method, path, json.loads(body)) == ("POST", "/v1/SubmitFeedback", document)
+
+
+def test_a_videotmk_verdict_is_left_out_of_stopncii_feedback_not_sent_as_a_digest():
+    from transforms.reports.feedback import stopncii_document
+
+    reviews = {
+        "a": {"entry_id": "stopncii:" + "ab" * 32, "signal_type": "pdq", "registry_hash": "ab" * 32,
+              "verdict": "confirmed", "reviewed_at": "2026-12-01T00:00:00Z"},
+        "b": {"entry_id": "stopncii:sha256:" + "cd" * 32, "signal_type": "tmk_pdqf",
+              "registry_hash": "sha256:" + "ef" * 32, "verdict": "confirmed", "reviewed_at": "2026-12-01T00:00:01Z"},
+    }
+    document = stopncii_document(reviews, [])
+    assert [item["hashValue"] for item in document["hashFeedbacks"]] == ["ab" * 32]

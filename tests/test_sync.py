@@ -1,6 +1,7 @@
 """`takedown-scan sync` against local servers that speak NCMEC's and StopNCII's protocols: complete
 versions with entries out of time order, updates and deletes, windows too full, faults, refused
 credentials, a sync killed mid-way and resumed, and sync -> scan -> sync -> scan end to end."""
+import base64
 import glob
 import hashlib
 import json
@@ -22,6 +23,7 @@ from transforms.registry import ncmec
 from transforms.registry.feed import Record, newest, records_table
 from transforms.registry.journal import Journal
 from transforms.registry.snapshots import complete_versions, load_registry, resolve_snapshot
+from transforms.signals.tmk import TmkFeatures
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 BURST = T0 + 200 * 86400  # one second that holds more entries than a window may
@@ -85,7 +87,9 @@ def expected_rows(server, members=(MEMBER,)):
             continue
         for name, value in e.fingerprints.items():
             if value.startswith("link:"):
-                continue
+                if value[5:] not in server.linked:
+                    continue
+                value = server.linked[value[5:]].hex()
             kind = name.lower().replace("-", "_")
             row = (f"ncmec:{e.member}-{e.id}", kind, value.lower() if kind in ("pdq", "md5", "sha1") else value)
             (bad if name == "pdq" and len(value) != 64 else valid).add(row)
@@ -107,16 +111,31 @@ def ncmec_registry(server):
         NcmecEntry(MEMBER, "gone", T0 + 60 * 86400, deleted=True),
         NcmecEntry(MEMBER, "vid", T0 + 12 * 86400, kind="video",
                    fingerprints={"md5": md5("vid"), "sha1": hashlib.sha1(b"vid").hexdigest(),
-                                 "tmk-pdqf": "link:/v2/entries/vid/fingerprints/TMK_PDQF"}),
+                                 "tmk-pdqf": "link:/v2/entries/vid/fingerprints/TMK_PDQF",
+                                 "videntifier": "link:/v2/entries/vid/fingerprints/VIDENTIFIER"}),
+        # a link the API cannot answer, one to another server (never sent the credentials)
+        NcmecEntry(MEMBER, "vid-missing", T0 + 12 * 86400 + 1, kind="video",
+                   fingerprints={"md5": md5("vid-missing"), "tmk-pdqf": "link:/v2/entries/vid-missing/fingerprints/TMK_PDQF"}),
+        NcmecEntry(MEMBER, "vid-elsewhere", T0 + 12 * 86400 + 2, kind="video",
+                   fingerprints={"md5": md5("vid-elsewhere"), "tmk-pdqf": "link:https://elsewhere.example/TMK_PDQF"}),
         NcmecEntry(MEMBER, "pdna", T0 + 13 * 86400, fingerprints={"pdna": "c29tZSBwaG90b0ROQQ=="}),
         NcmecEntry(MEMBER, "bad", T0 + 14 * 86400, fingerprints={"pdq": "not-a-pdq-hash"}),
     ]
+
+
+def tmk_value(seed) -> bytes:
+    """A well-formed TMK+PDQF value (random features)."""
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha1(str(seed).encode()).digest()[:4], "big"))
+    shape = (4, 32, 256)
+    return TmkFeatures(30, rng.normal(size=256).astype(np.float32), rng.normal(size=shape).astype(np.float32),
+                       rng.normal(size=shape).astype(np.float32)).to_bytes()
 
 
 @pytest.fixture
 def ncmec_server():
     server = NcmecServer()
     ncmec_registry(server)
+    server.linked["/v2/entries/vid/fingerprints/TMK_PDQF"] = tmk_value("vid")
     yield server
     server.close()
 
@@ -164,7 +183,11 @@ def test_ncmec_sync_writes_a_complete_version(ncmec_server, tmp_path, capsys):
     manifest = json.load(open(os.path.join(version, "manifest.json")))
     facts = manifest["sources"]["ncmec"]
     assert facts["checkpoint"]["cursor"] is None and facts["checkpoint"]["from"] > BURST
-    assert facts["skipped"]["linked_skipped:tmk_pdqf"] == 1 and facts["quarantined_rows"] == 1
+    assert facts["quarantined_rows"] == 1
+    assert {k: v for k, v in facts["skipped"].items() if k.startswith("linked")} == {
+        "linked_fetched:tmk_pdqf": 1, "linked_missing:tmk_pdqf": 1, "linked_elsewhere:tmk_pdqf": 1,
+        "linked_skipped:videntifier": 1}
+    assert ("ncmec:7-vid", "tmk_pdqf", tmk_value("vid").hex()) in rows(root)
     for name, file_facts in manifest["files"].items():
         data = open(os.path.join(version, name), "rb").read()
         assert hashlib.sha256(data).hexdigest() == file_facts["sha256"]
@@ -265,7 +288,8 @@ def test_stopncii_sync_drops_withdrawn_and_deleted_hashes(stopncii_server, tmp_p
     for i in range(120):
         server.put(pdq(i), T0 + i * 60)
     server.put(md5("video"), T0 + 10, signal_type="VideoMD5")
-    server.put("ab" * 300, T0 + 11, signal_type="VideoTMK")
+    video_tmk = base64.b64encode(tmk_value("stop")).decode()  # a large value, sent as base64
+    server.put(video_tmk, T0 + 11, signal_type="VideoTMK")
     server.put(pdq("odd"), T0 + 12, signal_type="ImageFooHash")
     server.put(pdq("strange"), T0 + 13, status="Quarantined")
     server.put(pdq("early-withdrawn"), T0 + 14, status="Withdrawn")
@@ -281,7 +305,8 @@ def test_stopncii_sync_drops_withdrawn_and_deleted_hashes(stopncii_server, tmp_p
     assert ("stopncii:" + pdq("early-deleted"), "pdq", pdq("early-deleted")) not in got
     assert {("stopncii:" + pdq(i), "pdq", pdq(i)) for i in range(120)} <= got
     assert ("stopncii:" + md5("video"), "md5", md5("video")) in got
-    assert ("stopncii:sha256:" + hashlib.sha256(b"ab" * 300).hexdigest(), "tmk_pdqf", "ab" * 300) in got
+    assert ("stopncii:sha256:" + hashlib.sha256(video_tmk.encode()).hexdigest(), "tmk_pdqf",
+            tmk_value("stop").hex()) in got
     assert ("stopncii:" + pdq("odd"), "imagefoohash", pdq("odd")) in got
     assert ("stopncii:" + pdq("strange"), "pdq", pdq("strange")) in got
     assert rows(root, "quarantine/stopncii.parquet") == {("stopncii:nothex", "pdq", "nothex")}

@@ -6,8 +6,13 @@ advances only when a whole window has landed; a `next` link is valid only for th
 was issued for, so it is followed verbatim and a resumed window keeps its end; a single second
 can hold more entries than any window should, so a one-second window is paged through whole, and
 the position inside it (window end and next link) can be resumed.
+
+Large fingerprints come as links (`<tmk-pdqf rel="self" href="/v2/entries/ID/fingerprints/TMK_PDQF"/>`):
+those of a type this project matches (TMK+PDQF) are fetched, with the same credentials, from
+the API's own server only; the others are counted as skipped.
 """
 import base64
+import dataclasses
 import re
 import sys
 import time
@@ -20,11 +25,13 @@ from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from transforms.registry.feed import Batch, Record
 from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send
+from transforms.signals import SIGNALS
 
 DEFAULT_URL = "https://report.cybertip.org/hashsharing"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 END_MARGIN_S = 5  # the newest seconds are left to the next sync: entries arrive out of order
 MAX_WINDOW_ENTRIES = 100_000
+LINK = "link:"  # a parsed fingerprint whose value is still to be fetched from this link
 
 
 def iso(ts: int) -> str:
@@ -86,7 +93,12 @@ def _record(element: ET.Element, counts: Counter) -> Optional[Record]:
                 signal_type = sys.intern(fingerprint.tag.lower().replace("-", "_"))
                 text = (fingerprint.text or "").strip()
                 if _linked(fingerprint, text):
-                    counts[f"linked_skipped:{signal_type}"] += 1
+                    link = fingerprint.get("href") or fingerprint.get("link") or text
+                    signal = SIGNALS.get(signal_type)
+                    if signal is not None and signal.binary_values and link:
+                        signals.append((signal_type, LINK + link))  # fetched by the client
+                    else:
+                        counts[f"linked_skipped:{signal_type}"] += 1
                 elif text:
                     signals.append((signal_type, text))
     try:
@@ -168,9 +180,40 @@ class NcmecClient:
 
     def entries(self, start: int, end: int, next_link: str = "") -> Page:
         if next_link:
-            return parse_entries(self._get(next_link))
+            return self._with_linked(parse_entries(self._get(next_link)))
         query = urllib.parse.urlencode({"from": iso(start), "to": iso(end)})
-        return parse_entries(self._get(f"/v2/entries?{query}"))
+        return self._with_linked(parse_entries(self._get(f"/v2/entries?{query}")))
+
+    def _linked_value(self, signal_type: str, link: str, counts: Counter) -> Optional[str]:
+        """The value behind a fingerprint's link (None, counted, when the API has none or the
+        link leads to another server, which would be sent the credentials)."""
+        if link.startswith(("http:", "https:")):
+            if not link.startswith(self.base_url + "/"):
+                counts[f"linked_elsewhere:{signal_type}"] += 1
+                return None
+            link = link[len(self.base_url):]
+        try:
+            payload = self._get(link)
+        except HttpStatusError as e:
+            if e.status != 404:
+                raise
+            counts[f"linked_missing:{signal_type}"] += 1
+            return None
+        counts[f"linked_fetched:{signal_type}"] += 1
+        return SIGNALS[signal_type].from_wire(payload)
+
+    def _with_linked(self, page: Page) -> Page:
+        """The page with each linked fingerprint's value fetched in its place."""
+        for i, record in enumerate(page.records):
+            if any(value.startswith(LINK) for _, value in record.signals):
+                signals = []
+                for signal_type, value in record.signals:
+                    if value.startswith(LINK):
+                        value = self._linked_value(signal_type, value[len(LINK):], page.counts)
+                    if value is not None:
+                        signals.append((signal_type, value))
+                page.records[i] = dataclasses.replace(record, signals=tuple(signals))
+        return page
 
 
 def _members(records: List[Record], members: FrozenSet[str]) -> List[Record]:

@@ -3,7 +3,8 @@ page by page, as feed records (`stopncii:HASHVALUE`).
 
 A newer record replaces the older one for the same hash; a Withdrawn or Deleted hash leaves the
 registry. Signal types and statuses this code does not know are counted, never fatal: an unknown
-type is kept under its own name (the scan skips it), an unknown status keeps the hash.
+type is kept under its own name (the scan skips it), an unknown status keeps the hash. A VideoTMK
+value (TMK+PDQF, sent as base64 or hex) is kept as hex; its entry id names the value as sent.
 """
 import hashlib
 import json
@@ -14,6 +15,7 @@ from typing import Dict, Iterator, List, Optional
 
 from transforms.registry.feed import Batch, Record
 from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send
+from transforms.signals import SIGNALS
 
 DEFAULT_URL = "https://api.stopncii.org/v1"
 DEFAULT_START = 10  # the earliest startTimestamp the API is known to be asked for
@@ -67,7 +69,9 @@ def _record(raw, counts: Counter) -> Optional[Record]:
         counts[f"unknown_status:{status[:40]}"] += 1
     removed = status in REMOVED
     metadata = (None, None, _joined(raw.get("caseNumbers")), _joined(raw.get("hashRegions")), status)
-    return Record(entry_id(value), updated_at, removed, ((signal_type, value),), metadata)
+    signal = SIGNALS.get(signal_type)
+    kept = signal.from_wire(value.encode()) if signal is not None and signal.binary_values else value
+    return Record(entry_id(value), updated_at, removed, ((signal_type, kept),), metadata)
 
 
 def parse_page(data: bytes) -> Page:

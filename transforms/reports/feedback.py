@@ -50,9 +50,17 @@ def ncmec_feedback(reviews: Dict[str, Dict]) -> Dict[Tuple[str, str, str], str]:
     return votes
 
 
+def unsendable_to_stopncii(review: Dict) -> bool:
+    """A VideoTMK verdict: StopNCII names the hash by its value as sent, which the registry keeps
+    only as hex (and match rows only as a digest), so it cannot be named back."""
+    return (review.get("entry_id") or "").startswith("stopncii:") and review.get("signal_type") == "tmk_pdqf"
+
+
 def stopncii_document(reviews: Dict[str, Dict], tags: List[str]) -> Dict:
     feedbacks: Dict[str, str] = {}
     for review in sorted(reviews.values(), key=lambda r: r["reviewed_at"]):
+        if unsendable_to_stopncii(review):
+            continue
         if (review.get("entry_id") or "").startswith("stopncii:") and review.get("registry_hash"):
             value = review["registry_hash"]
             if feedbacks.get(value) != "Blocked":
