@@ -32,7 +32,7 @@ from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, l
 from transforms.reports.writers import WriteErrors, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA, WITHDRAWN_SCHEMA
 from transforms.storage.inventory import InventoryError, InventoryFile, read_manifest
-from transforms.storage.listing import ListMedia
+from transforms.storage.listing import ListMedia, is_prefix_failure
 from transforms.storage.objects import is_remote
 from transforms.storage.stores import StoreError, Stores, StoreSettings, parse_location
 from transforms.store.commits import (
@@ -266,6 +266,9 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     )
     matches = (hashed_matches, new_entry_matches) | "AllMatches" >> beam.Flatten()
     errors = (list_errors, hash_errors) | "AllErrors" >> beam.Flatten()
+    unlistable_prefixes = list_errors | "PrefixFailures" >> beam.Filter(is_prefix_failure)
+    object_errors = errors | "ObjectErrors" >> beam.Filter(lambda e: not is_prefix_failure(e))
+    listed_with_errors = list_errors | "ListedWithErrors" >> beam.Filter(lambda e: not is_prefix_failure(e))
 
     written = [
         *((hashes, unchanged) | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at)),
@@ -282,10 +285,11 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
             plan.summary_base(),
             counted={
                 "listed_objects": objects,
-                "list_errors": list_errors,
+                "list_errors": listed_with_errors,
+                "unlistable_prefixes": unlistable_prefixes,
                 "unchanged": unchanged,
                 "hashed": hashes,
-                "failed": errors,
+                "failed": object_errors,
                 "matches": matches,
                 "rematched_objects": rematched,
                 "new_entry_matches": new_entry_matches,

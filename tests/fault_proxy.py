@@ -3,7 +3,8 @@
 Object reads (S3 GET of a key, GCS `alt=media` downloads) can be delayed (`delay_s`), and for a
 share of the objects (`faulty_share`, chosen by a hash of the path, so runs are reproducible)
 the first `fail_first` reads get a 503 and the next `drop_first` have their connection dropped;
-reads of paths containing one of `always_fail` always get a 503. Everything else passes through. Used by the fault
+reads of paths containing one of `always_fail` always get a 503, and so do S3 listings whose query
+contains one of `fail_listings`. Everything else passes through. Used by the fault
 tests and by the read-concurrency benchmark (as a source of network latency).
 """
 import http.client
@@ -18,8 +19,10 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer",
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, faulty_share=0.0, fail_first=0, drop_first=0, delay_s=0.0, always_fail=()):
+    def __init__(self, upstream: str, faulty_share=0.0, fail_first=0, drop_first=0, delay_s=0.0, always_fail=(),
+                 fail_listings=()):
         self.upstream = urlsplit(upstream)
+        self.fail_listings = tuple(fail_listings)
         self.faulty_share, self.fail_first, self.drop_first = faulty_share, fail_first, drop_first
         self.delay_s = delay_s
         self.always_fail = tuple(always_fail)
@@ -36,8 +39,14 @@ class FaultProxy:
 
             def _forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if proxy._is_read(self.command, self.path):
+                query = unquote(urlsplit(self.path).query)
+                if self.command == "GET" and "list-type" in query and any(t in query for t in proxy.fail_listings):
+                    fault = "fail"
+                elif proxy._is_read(self.command, self.path):
                     fault = proxy._fault(self.path)
+                else:
+                    fault = None
+                if fault:
                     if fault == "drop":
                         self.connection.shutdown(socket.SHUT_RDWR)
                         self.close_connection = True

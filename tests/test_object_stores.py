@@ -286,4 +286,23 @@ def test_a_failure_in_the_top_level_split_is_an_error_row_not_the_end_of_the_job
         objects, errors = p | ListMedia("s3://bucket-gone-since-the-check/media", settings)
         assert_that(objects, equal_to([]), label="objects")
         assert_that(errors | beam.Map(lambda e: (e.uri, e.stage, e.reason)),
-                    equal_to([("s3://bucket-gone-since-the-check/media", "list", "unlistable")]), label="errors")
+                    equal_to([("s3://bucket-gone-since-the-check/media", "list", "prefix_unlistable")]), label="errors")
+
+
+def test_a_prefix_that_cannot_be_listed_is_one_error_row_and_not_counted_as_an_object(s3, corpus, tmp_path):
+    with FaultProxy(s3, fail_listings=(f"prefix={PREFIX}/unrelated/",)) as proxy:
+        media = f"s3://{BUCKET}/{PREFIX}"
+        output = str(tmp_path)
+        assert scan.main([f"--media={media}", f"--registry={corpus['registry']}", f"--output={output}",
+                          f"--s3_endpoint_url={proxy.url}", "--read_attempts=2", "--list_split_depth=2"]) == 0
+    (run_dir,) = glob.glob(os.path.join(output, "run=*"))
+    errors = pq.ParquetDataset(os.path.join(run_dir, "errors")).read().to_pylist()
+    failures = [e for e in errors if e["reason"] == "prefix_unlistable"]
+    assert [(e["uri"], e["stage"]) for e in failures] == [(f"{media}/unrelated/", "list")]
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    unrelated = len(glob.glob(os.path.join(corpus["media"], "unrelated", "**", "*"), recursive=True))
+    everything = len([p for p in glob.glob(os.path.join(corpus["media"], "**", "*"), recursive=True)
+                      if not os.path.isdir(p)])
+    assert summary["unlistable_prefixes"] == 1
+    assert summary["listed"] == summary["hashed"] + summary["failed"] == everything - unrelated

@@ -87,7 +87,7 @@ def test_list_media_walks_folders_and_tags_what_it_cannot_list(tmp_path):
             )
             assert_that(
                 errors | beam.Map(lambda e: (e.stage, e.reason)),
-                equal_to([] if can_list_anyway else [("list", "unlistable")]),
+                equal_to([] if can_list_anyway else [("list", "prefix_unlistable")]),
                 label="errors",
             )
     finally:

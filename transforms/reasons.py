@@ -9,7 +9,9 @@ from typing import NamedTuple, Optional
 
 # stage -> the reasons that stage can give
 REASONS = {
-    "list": ("unlistable", "special_file", "symlink_skipped", "outside_media"),
+    # prefix_unlistable: a folder, bucket prefix or inventory file whose objects are unknown (not
+    # counted as objects); the others stand for one listed entry each
+    "list": ("prefix_unlistable", "unlistable", "special_file", "symlink_skipped", "outside_media"),
     "read": ("empty", "too_large", "gone", "unreadable"),
     "decode": ("unsupported_type", "truncated", "corrupt", "too_many_pixels", "too_long", "no_video_stream"),
     "hash": ("hash_failed",),

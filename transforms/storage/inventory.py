@@ -123,4 +123,5 @@ class ReadInventoryFile(beam.DoFn):
                 if obj is not None and obj.uri.startswith(self._prefix):
                     yield obj
         except Exception as e:
-            yield ScanError(inventory.uri, None, "list", "unlistable", stable_detail(f"inventory file: {type(e).__name__}: {e}"))
+            yield ScanError(inventory.uri, None, "list", "prefix_unlistable",
+                            stable_detail(f"inventory file: {type(e).__name__}: {e}"))

@@ -30,13 +30,13 @@ class _ListPrefixes(beam.DoFn):
         try:
             items = list(walk(self._stores.get(location.scheme), location, self._split_depth))
         except Exception as e:  # retried by the client; a split that still fails is reported, not fatal
-            yield ScanError(uri, None, "list", "unlistable", stable_detail(f"{type(e).__name__}: {e}"))
+            yield ScanError(uri, None, "list", "prefix_unlistable", stable_detail(f"{type(e).__name__}: {e}"))
             return
         yield from items
 
 
 class _ListPrefix(beam.DoFn):
-    """A prefix -> every object below it; a listing failure is an `unlistable` error row."""
+    """A prefix -> every object below it; a listing failure is a `prefix_unlistable` error row."""
 
     def __init__(self, uri: str, settings: StoreSettings):
         self._location = parse_location(uri)
@@ -50,9 +50,14 @@ class _ListPrefix(beam.DoFn):
             objects, _ = self._store.list(self._location.bucket, prefix, None)
         except Exception as e:  # retried by the client; a prefix that still fails is reported
             yield ScanError(f"{self._location.scheme}://{self._location.bucket}/{prefix}", None, "list",
-                            "unlistable", stable_detail(f"{type(e).__name__}: {e}"))
+                            "prefix_unlistable", stable_detail(f"{type(e).__name__}: {e}"))
             return
         yield from objects
+
+
+def is_prefix_failure(error: ScanError) -> bool:
+    """Whether a listing error stands for a whole folder or prefix (its objects unknown), not one object."""
+    return error.reason == "prefix_unlistable"
 
 
 def _split_errors(item):

@@ -62,7 +62,7 @@ def _folder(folder: str, real_root: str, follow: bool, visited: Set[str]) -> Ite
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda e: os.fsencode(e.name))
     except OSError as e:
-        yield _error(folder, "unlistable", f"{type(e).__name__}: {e.strerror}")
+        yield _error(folder, "prefix_unlistable", f"{type(e).__name__}: {e.strerror}")
         return
     for entry in entries:
         yield from _entry(entry.path, real_root, follow, visited)
