@@ -260,9 +260,6 @@ class TmkSignal(Signal):
         fa, fb = from_bytes(bytes.fromhex(a)), from_bytes(bytes.fromhex(b))
         return {"tmk_level1": level1(fa, fb), "tmk_level2": level2(fa, fb)}
 
-    def distance(self, a: str, b: str) -> int:
-        return int(round((1 - self.scores(a, b)["tmk_level2"]) * 1e6))
-
     def from_wire(self, payload: bytes) -> str:
         """A TMK+PDQF value as a registry sends it (the raw `.tmk` bytes, their base64, or hex) as the
         hex this project keeps; what is none of these comes back as the hex of its bytes, which
