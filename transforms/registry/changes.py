@@ -32,8 +32,13 @@ def write_entries(registry: Registry, entries: FrozenSet[str], path: str) -> Sna
     rows = [i for i, entry in enumerate(registry.entry_ids) if entry in entries]
     columns = {
         name: pa.array([values[i] for i in rows], pa.string())
-        for name, values in zip(REQUIRED_COLUMNS, (registry.entry_ids, registry.signal_types, registry.signal_values))
+        for name, values in zip(REQUIRED_COLUMNS[:2], (registry.entry_ids, registry.signal_types))
     }
+    values = [registry.signal_values[i] for i in rows]
+    if any(isinstance(v, bytes) for v in values):  # raw TMK+PDQF values: a binary column, as registries send them
+        columns["signal_value"] = pa.array([v if isinstance(v, bytes) else v.encode() for v in values], pa.binary())
+    else:
+        columns["signal_value"] = pa.array(values, pa.string())
     columns.update((name, pa.array([values[i] for i in rows], pa.string())) for name, values in registry.metadata.items())
     write_bytes(path, parquet_bytes(pa.table(columns)))
     return Snapshot(registry.version, (path,))

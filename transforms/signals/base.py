@@ -55,7 +55,7 @@ class Signal:
     hex_length = 0
     exact = True
     has_distance = True  # match rows report the distance (TMK+PDQF reports its scores instead)
-    binary_values = False  # registries may send values as raw bytes (a Parquet binary column)
+    binary_values = False  # registries may send values as raw bytes (a Parquet binary column), kept so
 
     def normalize(self, value: str) -> str:
         return value.strip().lower()

@@ -24,7 +24,7 @@ import hashlib
 import math
 import struct
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -231,6 +231,10 @@ class TmkIndex:
         return query, ids, np.round((1 - level2_scores) * 1e6).astype(np.int64)
 
 
+def _raw(value: Union[str, bytes]) -> bytes:
+    return value if isinstance(value, bytes) else bytes.fromhex(value)
+
+
 class TmkSignal(Signal):
     """TMK+PDQF values (a whole `.tmk` file, as hex), matched by the level-1 and level-2 scores."""
 
@@ -240,6 +244,11 @@ class TmkSignal(Signal):
     has_distance = False  # match rows carry the two scores instead
     binary_values = True
 
+    def validate_raw(self, data: bytes) -> Optional[str]:
+        """The reason raw bytes are not a well-formed value, or None."""
+        problem = format_problem(data)
+        return problem[0] if problem else None
+
     def validate(self, value: str) -> Optional[str]:
         reason = super().validate(value)
         if reason in (None, "bad_length") and len(value) >= 2 * _HEADER.size:
@@ -248,16 +257,20 @@ class TmkSignal(Signal):
                 return problem[0]
         return reason
 
-    def summary(self, value: str) -> str:
+    def pack(self, values: Sequence[Union[str, bytes]]) -> np.ndarray:
+        """Values as hex (hashed media) or raw bytes (the registry) -> an N x VALUE_BYTES array."""
+        return np.frombuffer(b"".join(map(_raw, values)), dtype=np.uint8).reshape(-1, VALUE_BYTES)
+
+    def summary(self, value: Union[str, bytes]) -> str:
         """A 263 KB value is shown as the SHA-256 of its bytes."""
-        return "sha256:" + hashlib.sha256(bytes.fromhex(value)).hexdigest()
+        return "sha256:" + hashlib.sha256(_raw(value)).hexdigest()
 
     def index(self, values: np.ndarray, ids: np.ndarray) -> TmkIndex:
         return TmkIndex(values, ids)
 
-    def scores(self, a: str, b: str) -> dict:
+    def scores(self, a: Union[str, bytes], b: Union[str, bytes]) -> dict:
         """The level-1 and level-2 scores of two values, as match rows carry them."""
-        fa, fb = from_bytes(bytes.fromhex(a)), from_bytes(bytes.fromhex(b))
+        fa, fb = from_bytes(_raw(a)), from_bytes(_raw(b))
         return {"tmk_level1": level1(fa, fb), "tmk_level2": level2(fa, fb)}
 
     def from_wire(self, payload: bytes) -> str:
