@@ -52,7 +52,7 @@ def ncmec_feedback(reviews: Dict[str, Dict]) -> Dict[Tuple[str, str, str], str]:
 
 def unsendable_to_stopncii(review: Dict) -> bool:
     """A VideoTMK verdict: StopNCII names the hash by its value as sent, which the registry keeps
-    only as hex (and match rows only as a digest), so it cannot be named back."""
+    only as its bytes (and match rows only as a digest), so it cannot be named back."""
     return (review.get("entry_id") or "").startswith("stopncii:") and review.get("signal_type") == "tmk_pdqf"
 
 
