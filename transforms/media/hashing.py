@@ -95,8 +95,9 @@ def _raised_by_decoder(error: Exception) -> bool:
 @functools.cache
 def one_blas_thread() -> None:
     """The hashers' matrix products are small (64 x 64, 32 x 256): OpenBLAS's threads spin on them
-    and cost a third more CPU for the same work (measured on the sample videos: 30 CPU s against
-    20), while objects are already hashed `concurrency` at a time. Set once per process."""
+    and cost more CPU for the same work (measured: 30 CPU s against 20 on the sample videos, twice
+    as much on pictures), while objects are already hashed `concurrency` at a time. Set once per
+    process."""
     threadpool_limits(1, user_api="blas")
 
 

@@ -180,9 +180,9 @@ class NcmecClient:
 
     def entries(self, start: int, end: int, next_link: str = "") -> Page:
         if next_link:
-            return self._with_linked(parse_entries(self._get(next_link)))
+            return parse_entries(self._get(next_link))
         query = urllib.parse.urlencode({"from": iso(start), "to": iso(end)})
-        return self._with_linked(parse_entries(self._get(f"/v2/entries?{query}")))
+        return parse_entries(self._get(f"/v2/entries?{query}"))
 
     def _linked_value(self, signal_type: str, link: str, counts: Counter) -> Optional[str]:
         """The value behind a fingerprint's link (None, counted, when the API has none or the
@@ -202,18 +202,18 @@ class NcmecClient:
         counts[f"linked_fetched:{signal_type}"] += 1
         return SIGNALS[signal_type].from_wire(payload)
 
-    def _with_linked(self, page: Page) -> Page:
-        """The page with each linked fingerprint's value fetched in its place."""
-        for i, record in enumerate(page.records):
+    def with_linked(self, records: List[Record], counts: Counter) -> List[Record]:
+        """The records with each linked fingerprint's value fetched in its place."""
+        for i, record in enumerate(records):
             if any(value.startswith(LINK) for _, value in record.signals):
                 signals = []
                 for signal_type, value in record.signals:
                     if value.startswith(LINK):
-                        value = self._linked_value(signal_type, value[len(LINK):], page.counts)
+                        value = self._linked_value(signal_type, value[len(LINK):], counts)
                     if value is not None:
                         signals.append((signal_type, value))
-                page.records[i] = dataclasses.replace(record, signals=tuple(signals))
-        return page
+                records[i] = dataclasses.replace(record, signals=tuple(signals))
+        return records
 
 
 def _members(records: List[Record], members: FrozenSet[str]) -> List[Record]:
@@ -243,7 +243,8 @@ def fetch(client: NcmecClient, position: Dict, end: int, members: FrozenSet[str]
                     f"valid (HTTP {e.status}); fetching that window again from its start")
                 cursor, link, probe = None, "", True
                 continue
-            records = _members(page.records, members)
+            # only the members' records have their linked fingerprints fetched
+            records = client.with_linked(_members(page.records, members), page.counts)
             fetched += len(page.records)
             if probe and page.next and window_end - start > 1 and page.estimate > max_window_entries:
                 shrunk = max(1, min((window_end - start) // 2,

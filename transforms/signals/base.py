@@ -55,7 +55,9 @@ class Signal:
     hex_length = 0
     exact = True
     has_distance = True  # match rows report the distance (TMK+PDQF reports its scores instead)
-    binary_values = False  # registries may send values as raw bytes (a Parquet binary column), kept so
+    # registries may send values as raw bytes (a Parquet binary column, a fetched link), kept so;
+    # such a signal type also has `validate_raw(bytes)` and `from_wire(payload)`
+    binary_values = False
 
     def normalize(self, value: str) -> str:
         return value.strip().lower()
@@ -98,10 +100,6 @@ class Signal:
 
     def distance(self, a: str, b: str) -> int:
         raise NotImplementedError
-
-    def from_wire(self, payload: bytes) -> str:
-        """A value fetched on its own (a registry's link to a large fingerprint) as a value to validate."""
-        return payload.decode("utf-8", "replace").strip()
 
     def summary(self, value: str) -> str:
         """The value as match rows show it (the value itself, or a digest of a large one)."""

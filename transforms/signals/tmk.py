@@ -205,10 +205,11 @@ class TmkIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def scores(self, values: np.ndarray, thresholds: Tuple[float, float]):
-        """(query position, id, level-1 score, level-2 score) of every pair passing both thresholds."""
+    def query(self, values: np.ndarray, thresholds: Tuple[float, float]):
+        """(query position, id, distance) of every pair passing both thresholds, with distance =
+        1,000,000 x (1 - level 2), so that the smallest is the best, as for other signal types."""
         first, second = thresholds
-        out = ([], [], [], [])
+        queries, ids, level2_scores = [], [], []
         level1_all = pure_averages(values) @ self._pure.T  # (queries, indexed)
         for query, level1_row in enumerate(level1_all):
             candidates = np.flatnonzero(level1_row >= first - 1e-6)
@@ -217,18 +218,13 @@ class TmkIndex:
             cos, sin = _features_of_rows(self._values, candidates)
             level2_row = level2_many(from_bytes(values[query].tobytes()), cos, sin)
             keep = level2_row >= second
-            for column, part in zip(out, (np.full(keep.sum(), query), self._ids[candidates[keep]],
-                                          level1_row[candidates[keep]], level2_row[keep])):
-                column.append(part)
-        if not out[0]:
-            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
-        return tuple(np.concatenate(column) for column in out)
-
-    def query(self, values: np.ndarray, thresholds: Tuple[float, float]):
-        """(query position, id, distance) with distance = 1,000,000 x (1 - level 2), so that the
-        smallest is the best, as for other signal types."""
-        query, ids, _, level2_scores = self.scores(values, thresholds)
-        return query, ids, np.round((1 - level2_scores) * 1e6).astype(np.int64)
+            queries.append(np.full(keep.sum(), query))
+            ids.append(self._ids[candidates[keep]])
+            level2_scores.append(level2_row[keep])
+        if not queries:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+        distance = np.round((1 - np.concatenate(level2_scores)) * 1e6).astype(np.int64)
+        return np.concatenate(queries), np.concatenate(ids), distance
 
 
 def _raw(value: Union[str, bytes]) -> bytes:
@@ -252,9 +248,7 @@ class TmkSignal(Signal):
     def validate(self, value: str) -> Optional[str]:
         reason = super().validate(value)
         if reason in (None, "bad_length") and len(value) >= 2 * _HEADER.size:
-            problem = format_problem(bytes.fromhex(value[: len(value) // 2 * 2]))
-            if problem:
-                return problem[0]
+            return self.validate_raw(bytes.fromhex(value[: len(value) // 2 * 2])) or reason
         return reason
 
     def pack(self, values: Sequence[Union[str, bytes]]) -> np.ndarray:
