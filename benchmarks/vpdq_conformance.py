@@ -15,7 +15,7 @@ import sys
 from transforms.media.hashing import media_hashes
 from transforms.storage.objects import MediaObject
 from transforms.matching.matcher import MatchSettings, RegistryIndex, match_media
-from transforms.registry.snapshots import Registry
+from transforms.registry.rows import Registry, registry_of_rows
 from transforms.signals.pdq import PDQ
 from transforms.media.videos import VideoSettings, hash_video
 
@@ -40,13 +40,8 @@ def one_per_second(frames, min_quality=50):
 
 
 def reference_registry(folder: str) -> Registry:
-    registry = Registry("vpdq-reference")
-    for entry, name in ORIGINALS.items():
-        for pdq in one_per_second(reference_frames(folder, name)):
-            registry.entry_ids.append(entry)
-            registry.signal_types.append("pdq")
-            registry.signal_values.append(pdq)
-    return registry
+    return registry_of_rows("vpdq-reference", [(entry, "pdq", pdq) for entry, name in ORIGINALS.items()
+                                               for pdq in one_per_second(reference_frames(folder, name))])
 
 
 def bits_from_reference(frames, reference):

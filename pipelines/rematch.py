@@ -28,7 +28,9 @@ from pipelines.scan import check_writable, new_pipeline, new_run_id
 from transforms.matching.matcher import MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
 from transforms.registry.changes import added_snapshot, registry_changes
-from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, load_registry, resolve_snapshot
+from transforms.registry.rows import Registry
+from transforms.registry.cache import CachedRegistry
+from transforms.registry.snapshots import RegistryRefused, Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA
 from transforms.store.commits import Commit, StoreRefused, WriteMarkers, latest_commit, report_marker
@@ -65,13 +67,14 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
     if commit is None:
         raise UsageError(f"--hashes {job.hashes} holds no committed run to rematch")
     snapshot = resolve_snapshot(job.registry)
-    registry = load_registry(snapshot, job.max_registry_reject_share)
+    registry = CachedRegistry(snapshot, job.max_registry_reject_share).registry
     now = now or datetime.now(timezone.utc)
     run_id = new_run_id(now)
     run_dir = FileSystems.join(job.output, f"run={run_id}")
     to_match, entries = snapshot, registry.entries
     if since:
-        before = load_registry(resolve_snapshot(FileSystems.join(job.registry, since)), job.max_registry_reject_share)
+        before = CachedRegistry(resolve_snapshot(FileSystems.join(job.registry, since)),
+                                job.max_registry_reject_share).registry
         added = registry_changes(before, registry).added
         entries, to_match = len(added), added_snapshot(registry, added, run_dir)
     return RematchPlan(run_id, now, run_dir, commit, registry, to_match, entries, match_settings(job), since)

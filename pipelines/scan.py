@@ -28,7 +28,9 @@ from transforms.matching.matcher import MatchMedia, MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
 from transforms.media.hashing import HashMedia, HashSettings
 from transforms.media.videos import VideoSettings
-from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, load_registry, resolve_snapshot
+from transforms.registry.rows import Registry
+from transforms.registry.cache import CachedRegistry
+from transforms.registry.snapshots import RegistryRefused, Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteErrors, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA, WITHDRAWN_SCHEMA
 from transforms.storage.inventory import InventoryError, InventoryFile, read_manifest
@@ -219,7 +221,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
     if job.hashes:
         check_writable(scan, "--hashes", job.hashes)
     snapshot = resolve_snapshot(job.registry)
-    registry = load_registry(snapshot, job.max_registry_reject_share)
+    registry = CachedRegistry(snapshot, job.max_registry_reject_share).registry
     now = now or datetime.now(timezone.utc)
     run_id = new_run_id(now)
     run_dir = FileSystems.join(job.output, f"run={run_id}")

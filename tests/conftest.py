@@ -1,7 +1,10 @@
 """Shared fixtures: a generated corpus (registry, media with altered copies, bad inputs) and one
 scan of it, reused by the end-to-end tests."""
+import atexit
 import hashlib
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,6 +13,10 @@ from tests.media import altered_copies, encode, mp4_clip, photo, png_bomb, pdq_o
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFORMANCE = os.environ.get("TAKEDOWN_CONFORMANCE", os.path.join(REPO, "..", "shared", "conformance"))
+
+# the registry cache of this test session, not the machine's (the scans started as commands inherit it)
+os.environ["TAKEDOWN_SCAN_CACHE"] = tempfile.mkdtemp(prefix="takedown-scan-cache-tests-")
+atexit.register(shutil.rmtree, os.environ["TAKEDOWN_SCAN_CACHE"], True)
 
 REGISTERED = {"E-11": 11, "E-12": 12, "E-13": 13}  # entry -> photo seed
 UNRELATED = (301, 302, 303, 304, 305, 306)

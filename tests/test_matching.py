@@ -6,7 +6,7 @@ from transforms.media.hashing import media_hashes
 from transforms.media.images import FrameHash
 from transforms.matching.matcher import MatchSettings, RegistryIndex, match_media
 from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
-from transforms.registry.snapshots import Registry
+from transforms.registry.rows import registry_of_rows
 from transforms.signals.pdq import PDQ
 from transforms.storage.objects import MediaObject
 
@@ -22,14 +22,8 @@ def flip(hex_hash: str, bits: int, start: int = 0) -> str:
     return f"{value:064x}"
 
 
-def registry(rows, metadata=None):
-    r = Registry("v1")
-    for entry, signal_type, value in rows:
-        r.entry_ids.append(entry)
-        r.signal_types.append(signal_type)
-        r.signal_values.append(value)
-    r.metadata = metadata or {}
-    return r
+def registry(rows):
+    return registry_of_rows("v1", rows)
 
 
 def media(frames, md5="0" * 32, sha1="0" * 40, sha256="0" * 64):

@@ -64,7 +64,8 @@ def test_rows_are_normalised_metadata_kept_and_unknown_types_counted(tmp_path):
         ("E-4", "pdna", "BBBB", "ncmec", "m2"),
     ]
     registry = load_registry(Snapshot("v", (csv_file(tmp_path, rows),)))
-    assert registry.signal_types == ["pdq", "md5"] and registry.signal_values == [PDQ, MD5]
+    assert registry.signal_types.to_pylist() == ["pdq", "md5"]
+    assert (registry.value("pdq", 0), registry.value("md5", 1)) == (PDQ, MD5)
     assert registry.entries == 1 and registry.rows_read == 5
     assert dict(registry.skipped_by_type) == {"pdna": 2, "vpdq": 1}
     assert registry.row_metadata(0) == {"source": "take_it_down", "member_id": "m1"}
@@ -153,7 +154,7 @@ def test_files_of_one_snapshot_are_combined(tmp_path):
     a = csv_file(tmp_path, [("E-1", "pdq", PDQ, "s", "m")], name="a.csv")
     b = csv_file(tmp_path, [("E-2", "md5", MD5)], name="b.csv", columns=("entry_id", "signal_type", "signal_value"))
     registry = load_registry(Snapshot("v", (a, b)))
-    assert registry.entry_ids == ["E-1", "E-2"]
+    assert registry.entry_ids.to_pylist() == ["E-1", "E-2"]
     assert registry.row_metadata(1) == {"source": None, "member_id": None}
 
 
@@ -165,3 +166,26 @@ def test_metadata_columns_that_would_share_an_output_name_keep_their_own_values(
     assert registry.row_metadata(0) == {"entry_uri": "https://a/1", "entry_entry_uri": "https://b/1"}
     assert registry.row_metadata(1) == {"entry_uri": "https://a/2", "entry_entry_uri": "https://b/2"}
 
+
+
+def test_csv_lines_are_counted_through_blank_lines_and_cells_holding_newlines(tmp_path):
+    text = ("entry_id,signal_type,signal_value,note\n"
+            f"E-1,pdq,{PDQ},\"two\nlines\"\n"
+            "\n"
+            f"E-2,md5, {MD5.upper()} ,plain\n"
+            "E-3,md5,abc,short\n")
+    write(str(tmp_path / "r.csv"), text.encode())
+    registry = load_registry(Snapshot("v", (str(tmp_path / "r.csv"),)), max_reject_share=0.5)
+    assert [(r.line, r.reason) for r in registry.rejects] == [(6, "bad_length")]
+    assert registry.value("md5", 1) == MD5 and registry.row_metadata(0) == {"note": "two\nlines"}
+    simple = tmp_path / "simple.csv"  # read by Arrow: every line one row
+    write(str(simple), text.replace("\"two\nlines\"", "one").replace("\n\n", "\n").encode())
+    assert [(r.line, r.reason) for r in load_registry(Snapshot("v", (str(simple),)), 0.5).rejects] == [(4, "bad_length")]
+
+
+def test_parquet_dictionary_metadata_keeps_its_values_and_empty_cells_are_null(tmp_path):
+    table = pa.table({"entry_id": ["E-1", "E-2", "E-3"], "signal_type": ["pdq"] * 3, "signal_value": [PDQ] * 3,
+                      "source": pa.array(["ncmec", "", None]).dictionary_encode()})
+    pq.write_table(table, str(tmp_path / "r.parquet"))
+    registry = load_registry(Snapshot("v", (str(tmp_path / "r.parquet"),)))
+    assert [registry.row_metadata(i)["source"] for i in range(3)] == ["ncmec", None, None]

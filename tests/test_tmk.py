@@ -150,10 +150,11 @@ def test_a_registry_takes_tmk_values_as_parquet_binary_or_csv_hex_and_rejects_ma
                                                     ("V-5", "tmk_pdqf", (b"TMK1FVECPDQG" + good[12:]).hex(), "s", "m")]))
     snapshot = Snapshot("v", (str(tmp_path / "more.csv"), str(tmp_path / "videos.parquet")))
     registry = load_registry(snapshot, max_reject_share=0.5)
-    assert sorted(zip(registry.entry_ids, registry.signal_types)) == [("V-1", "tmk_pdqf"), ("V-3", "md5"),
+    assert sorted(zip(registry.entry_ids.to_pylist(), registry.signal_types.to_pylist())) == [("V-1", "tmk_pdqf"), ("V-3", "md5"),
                                                                       ("V-4", "tmk_pdqf")]
-    assert registry.signal_values[registry.entry_ids.index("V-1")] == good  # kept raw: half the hex's size
-    assert registry.signal_values[registry.entry_ids.index("V-4")] == good
+    rows = registry.entry_ids.to_pylist()
+    assert registry.value("tmk_pdqf", rows.index("V-1")) == good  # kept raw: half the hex's size
+    assert registry.value("tmk_pdqf", rows.index("V-4")) == good
     assert sorted((r.entry_id, r.reason) for r in registry.rejects) == [("V-2", "bad_length"), ("V-5", "bad_header")]
 
 

@@ -7,16 +7,20 @@ A timed item (a video, an animated image) matches an entry only when enough of i
 found (`registry_frame_share`), the two shares vPDQ defines. A frame counts once, whichever of its
 variants (as is, border-trimmed, and their rotations and mirrors) matched.
 """
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.utils import shared
 
 from transforms.media.hashing import MediaHashes
-from transforms.registry.snapshots import Registry, Snapshot, load_registry
+from transforms.registry.rows import Registry
+from transforms.registry.cache import CachedRegistry, Tables
+from transforms.registry.snapshots import Snapshot
 from transforms.reports.writers import WriteParquetFolder
 from transforms.schemas import match_schema
 from transforms.signals import SIGNALS
@@ -67,21 +71,36 @@ class Match:
 
 
 class RegistryIndex:
-    """What a worker matches against: an index per signal type over one Registry's rows."""
+    """What a worker matches against: an index per signal type over one Registry's packed values,
+    answering with registry rows."""
 
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, tables: Optional[Tables] = None):
         self.registry = registry
-        self.indexes: Dict[str, Index] = {}
-        self.packed: Dict[str, np.ndarray] = {}  # signal type -> its registry values, packed
-        self.rows_of_entry: Dict[str, Counter] = {}  # signal type -> entry -> its rows of that type
-        rows_by_type = defaultdict(list)
-        for row, signal_type in enumerate(registry.signal_types):
-            rows_by_type[signal_type].append(row)
-        for name, signal in SIGNALS.items():
-            rows = rows_by_type.get(name, [])
-            self.packed[name] = signal.pack([registry.signal_values[i] for i in rows])
-            self.indexes[name] = signal.index(self.packed[name], np.array(rows, dtype=np.int64))
-            self.rows_of_entry[name] = Counter(registry.entry_ids[i] for i in rows)
+        self.indexes: Dict[str, Index] = {
+            name: signal.index(registry.values[name], registry.rows[name], (tables or {}).get(name))
+            for name, signal in SIGNALS.items()
+        }
+        self._rows_of_entry: Dict[str, np.ndarray] = {}
+
+    def tables(self) -> Tables:
+        """What rebuilds these indexes over the same registry without building them again."""
+        return {name: index.tables for name, index in self.indexes.items() if index.tables}
+
+    def rows_of_entry(self, signal_type: str, row: int) -> int:
+        """How many rows of this signal type the entry of `row` has (an entry's frames, for a video)."""
+        if signal_type not in self._rows_of_entry:  # computed once, on the first timed item
+            rows = self.registry.rows[signal_type]
+            codes = pc.dictionary_encode(self.registry.entry_ids.take(pa.array(rows)).combine_chunks().cast(pa.string()))
+            indices = codes.indices.to_numpy()
+            self._rows_of_entry[signal_type] = np.bincount(indices)[indices].astype(np.int32)
+        return int(self._rows_of_entry[signal_type][np.searchsorted(self.registry.rows[signal_type], row)])
+
+
+def mapped_index(snapshot: Snapshot, max_reject_share: float) -> RegistryIndex:
+    """The index of a snapshot from this machine's registry cache: loaded and built by the first
+    process, mapped by the others."""
+    cached = CachedRegistry(snapshot, max_reject_share)
+    return RegistryIndex(cached.registry, cached.index_tables(lambda: RegistryIndex(cached.registry).tables()))
 
 
 def match_media(media: MediaHashes, index: RegistryIndex, settings: MatchSettings) -> List[Match]:
@@ -104,7 +123,7 @@ def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, se
     frames_of_entry = defaultdict(set)  # entry -> times of the frames that matched it
     rows_of_entry = defaultdict(set)  # entry -> its registry rows that were found
     for query, row, distance in zip(*found):
-        entry = registry.entry_ids[row]
+        entry = registry.entry_id(row)
         candidate = (int(distance), int(query), int(row))
         if entry not in best or candidate < best[entry]:
             best[entry] = candidate
@@ -118,15 +137,15 @@ def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, se
         if timed:
             shares = (
                 len(frames_of_entry[entry]) / frame_count,
-                len(rows_of_entry[entry]) / index.rows_of_entry[signal.name][entry],
+                len(rows_of_entry[entry]) / index.rows_of_entry(signal.name, row),
             )
             if shares[0] < settings.min_matched_frame_share or shares[1] < settings.min_registry_frame_share:
                 continue
-        h = queries[query]
+        h, value = queries[query], registry.value(signal.name, row)
         matches.append(
-            Match(signal.name, signal.summary(h.value), entry, signal.summary(registry.signal_values[row]),
+            Match(signal.name, signal.summary(h.value), entry, signal.summary(value),
                   distance if signal.has_distance else None,
-                  h.quality, h.time_s, row, h.variant, *shares, signal.scores(h.value, registry.signal_values[row]))
+                  h.quality, h.time_s, row, h.variant, *shares, signal.scores(h.value, value))
         )
     return matches
 
@@ -177,7 +196,7 @@ class MatchHashes(beam.DoFn):
     def _index_of(self, snapshot: Snapshot) -> RegistryIndex:
         if self._snapshot != snapshot:
             self._index = self._shared.acquire(
-                lambda: RegistryIndex(load_registry(snapshot, self._max_reject_share)),
+                lambda: mapped_index(snapshot, self._max_reject_share),
                 tag=f"{snapshot.version}|{'|'.join(snapshot.files)}",
             )
             self._snapshot = snapshot

@@ -37,7 +37,7 @@ def candidates(rows: List[Dict], index: RegistryIndex, settings: MatchSettings) 
         if not values:
             continue
         packed = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, signal.value_bytes)
-        in_batch, _, _ = signal.pairs(packed, index.packed[name], settings.threshold(signal))
+        in_batch, _, _ = signal.pairs(packed, index.registry.values[name], settings.threshold(signal))
         found.update(np.asarray(owners)[in_batch].tolist())
     return found
 

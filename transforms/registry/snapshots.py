@@ -1,4 +1,5 @@
-"""Registry snapshots: find the latest complete version, read CSV/Parquet, validate every row.
+"""Registry snapshots: find the latest complete version, read CSV/Parquet as Arrow batches, and
+load them into a `Registry` (rows.py validates each batch).
 
 A malformed row is left out and reported as a `Reject` (file, line, reason); a snapshot that
 cannot be read, lacks the required columns, or has too many malformed rows is refused whole
@@ -8,20 +9,20 @@ counted. Works on any filesystem Beam knows (local, gs://, s3://).
 import csv
 import io
 import posixpath
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.registry.rows import REQUIRED_COLUMNS, Registry, RegistryBuilder, Reject
 from transforms.storage.objects import is_remote
-from transforms.schemas import MATCH_COLUMNS
 from transforms.signals import SIGNALS
 
-REQUIRED_COLUMNS = ("entry_id", "signal_type", "signal_value")
 SUCCESS_MARKER = "_SUCCESS"
 SNAPSHOT_SUFFIXES = (".csv", ".parquet")
 DEFAULT_MAX_REJECT_SHARE = 0.001
@@ -39,51 +40,6 @@ class Snapshot:
 
     version: str
     files: Tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Reject:
-    file: str
-    line: int
-    reason: str
-    entry_id: str
-    signal_type: str
-    signal_value: str
-
-
-@dataclass
-class Registry:
-    """The valid rows of a snapshot, column-wise, plus what was rejected or skipped."""
-
-    version: str
-    entry_ids: List[str] = field(default_factory=list)
-    signal_types: List[str] = field(default_factory=list)
-    # hex, but raw bytes for a binary signal type (tmk_pdqf: 263 KB each, half the size of its hex)
-    signal_values: List[Union[str, bytes]] = field(default_factory=list)
-    metadata: Dict[str, List[Optional[str]]] = field(default_factory=dict)  # output name -> values
-    column_names: Dict[str, str] = field(default_factory=dict)  # registry column -> its output name
-    rejects: List[Reject] = field(default_factory=list)
-    skipped_by_type: Counter = field(default_factory=Counter)
-
-    @property
-    def rows_read(self) -> int:
-        return len(self.entry_ids) + len(self.rejects) + sum(self.skipped_by_type.values())
-
-    @property
-    def entries(self) -> int:
-        return len(set(self.entry_ids))
-
-    @property
-    def metadata_columns(self) -> Tuple[str, ...]:
-        return tuple(self.metadata)
-
-    def row_metadata(self, row: int) -> Dict[str, Optional[str]]:
-        return {name: values[row] for name, values in self.metadata.items()}
-
-
-def metadata_column_name(column: str) -> str:
-    """A registry's extra column as named in the match rows (prefixed where it would clash)."""
-    return f"entry_{column}" if column in MATCH_COLUMNS else column
 
 
 # ---------------------------------------------------------------------------- finding the snapshot
@@ -147,9 +103,59 @@ def _check_columns(path: str, columns: Sequence[str]) -> None:
         raise RegistryRefused(f"registry file {path} lacks the column(s) {', '.join(missing)}")
 
 
+Batches = Iterator[Tuple[pa.Table, np.ndarray]]  # rows as text columns, and the line of each
+
+
+def _csv_batches(path: str, data: bytes, rejects: List[Reject]) -> Batches:
+    """A CSV file's rows: read by Arrow when every line is one well-formed row (what exports
+    write), else by Python's csv module, which says which line is malformed and how."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    table = _csv_by_arrow(data)
+    if table is not None:
+        _check_columns(path, table.column_names)
+        yield table, np.arange(2, table.num_rows + 2)
+        return
+    columns: Dict[str, list] = {}
+    lines: List[int] = []
+    for line, row in _csv_rows(path, data, rejects):
+        if not columns:
+            columns = {name: [] for name in row}
+        for name, cell in row.items():
+            columns[name].append(cell)
+        lines.append(line)
+    if columns:
+        yield pa.table({name: pa.array(cells, pa.string()) for name, cells in columns.items()}), np.array(lines)
+
+
+def _csv_by_arrow(data: bytes) -> Optional[pa.Table]:
+    """The rows read by Arrow's CSV reader as text, or None where a line is not exactly one row
+    (a blank line, a newline inside a cell, a wrong number of cells) or the text is not UTF-8."""
+    try:
+        header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8")]))
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return None
+    names = [name.strip() for name in header]
+    if len(set(names)) != len(names):
+        return None
+    invalid = []
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: invalid.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    return table if not invalid and table.num_rows == lines - 1 else None
+
+
 def _csv_rows(path: str, data: bytes, rejects: List[Reject]) -> Iterator[Tuple[int, Dict[str, str]]]:
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise RegistryRefused(f"registry file {path} is not UTF-8 text: {e}") from None
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -160,7 +166,6 @@ def _csv_rows(path: str, data: bytes, rejects: List[Reject]) -> Iterator[Tuple[i
     except csv.Error as e:
         raise RegistryRefused(f"registry file {path} is not CSV: {e}") from None
     _check_columns(path, header)
-    line = reader.line_num
     while True:
         try:
             values = next(reader)
@@ -169,119 +174,57 @@ def _csv_rows(path: str, data: bytes, rejects: List[Reject]) -> Iterator[Tuple[i
         except csv.Error as e:
             rejects.append(Reject(path, reader.line_num, "bad_csv", "", "", str(e)[:200]))
             continue
-        line = reader.line_num
         if not values:  # a blank line
             continue
         if len(values) != len(header):
-            rejects.append(Reject(path, line, "bad_column_count", values[0][:200], "", ""))
+            rejects.append(Reject(path, reader.line_num, "bad_column_count", values[0][:200], "", ""))
             continue
-        yield line, dict(zip(header, values))
+        yield reader.line_num, dict(zip(header, values))
 
 
-def _binary_values(types: List[Optional[str]], values: List[Optional[bytes]]) -> List[Union[None, str, bytes]]:
-    """A binary signal_value column: raw bytes for a binary signal type (tmk_pdqf), the text
-    they hold for the others."""
-    binary = {name for name, signal in SIGNALS.items() if signal.binary_values}
-    return [value if value is None or (kind or "").strip().lower() in binary else value.decode("utf-8", "replace")
-            for kind, value in zip(types, values)]
+_BATCH_BYTES = 64 << 20  # of values held at once while reading Parquet (a TMK+PDQF value is 263 KB)
 
 
-def _parquet_rows(path: str, data: bytes) -> Iterator[Tuple[int, Dict[str, Optional[str]]]]:
-    """The rows of a Parquet file, from its columns as Python lists: the file's bytes and the Arrow
-    table are let go before the first row (a registry of TMK+PDQF values holds 263 KB a row)."""
-    columns, count = _parquet_columns(path, data)
-    return ((row + 1, {name: values[row] for name, values in columns.items()}) for row in range(count))
-
-
-def _parquet_columns(path: str, data: bytes) -> Tuple[Dict[str, list], int]:
-    """Every column as a Python list, read a batch of rows at a time (only one batch is ever
-    held as Arrow arrays)."""
+def _parquet_batches(path: str, data: bytes) -> Batches:
+    """A Parquet file's rows, a batch at a time sized to hold about 64 MB of values."""
     try:
         parquet = pq.ParquetFile(io.BytesIO(data))
         names = parquet.schema_arrow.names
         _check_columns(path, names)
-        columns: Dict[str, list] = {name: [] for name in names}
-        for batch in parquet.iter_batches(batch_size=1024):
-            for name, column in zip(names, batch.columns):
-                columns[name].extend(_column_values(name, column, batch))
+        meta = parquet.metadata
+        value_column = names.index("signal_value")
+        value_bytes = sum(meta.row_group(g).column(value_column).total_uncompressed_size for g in range(meta.num_row_groups))
+        batch_rows = int(max(1024, min(1 << 20, _BATCH_BYTES * max(meta.num_rows, 1) // max(value_bytes, 1))))
+        first = 1
+        for batch in parquet.iter_batches(batch_size=batch_rows):
+            yield pa.Table.from_batches([batch]), np.arange(first, first + batch.num_rows)
+            first += batch.num_rows
     except RegistryRefused:
         raise
     except Exception as e:
         raise RegistryRefused(f"registry file {path} is not readable Parquet: {e}") from None
-    return columns, parquet.metadata.num_rows
 
 
-def _column_values(name: str, column: pa.Array, batch: pa.RecordBatch) -> list:
-    if name == "signal_value" and (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
-        return _binary_values(batch.column("signal_type").to_pylist(), column.to_pylist())
-    try:
-        column = column.cast(pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        column = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
-    return column.to_pylist()
-
-
-# ---------------------------------------------------------------------------- validating the rows
+# ---------------------------------------------------------------------------- loading
 
 
 def load_registry(snapshot: Snapshot, max_reject_share: float = DEFAULT_MAX_REJECT_SHARE) -> Registry:
     """Read and validate every file of a snapshot. Raises RegistryRefused for an unusable one."""
-    registry = Registry(snapshot.version)
+    builder = RegistryBuilder(snapshot.version)
     for path in snapshot.files:
+        first, rejects = len(builder.rejects), []
         if path.lower().endswith(".parquet"):
-            rows = _parquet_rows(path, _read_bytes(path))
+            batches = _parquet_batches(path, _read_bytes(path))
         else:
-            rows = _csv_rows(path, _read_bytes(path), registry.rejects)
-        for line, row in rows:
-            _add_row(registry, path, line, row)
-    pa.default_memory_pool().release_unused()  # mimalloc keeps what the batches freed: 3x the values' size
+            batches = _csv_batches(path, _read_bytes(path), rejects)
+        for batch, lines in batches:
+            builder.add(batch, path, lines)
+        # with the lines no batch holds (malformed CSV), in line order
+        builder.rejects[first:] = sorted(builder.rejects[first:] + rejects, key=lambda r: r.line)
+    registry = builder.registry()
+    pa.default_memory_pool().release_unused()  # mimalloc keeps what the batches freed
     _check_usable(registry, max_reject_share)
     return registry
-
-
-def _add_row(registry: Registry, path: str, line: int, row: Dict[str, Optional[str]]) -> None:
-    entry_id = (row.get("entry_id") or "").strip()
-    signal_type = (row.get("signal_type") or "").strip().lower()
-    raw_value = row.get("signal_value") or ""
-    reason = None
-    if not entry_id:
-        reason = "missing_entry_id"
-    elif not signal_type:
-        reason = "missing_signal_type"
-    elif signal_type not in SIGNALS:
-        registry.skipped_by_type[signal_type] += 1
-        return
-    else:
-        signal = SIGNALS[signal_type]
-        if isinstance(raw_value, bytes):  # a binary type's raw value, from a Parquet binary column
-            value, reason = raw_value, signal.validate_raw(raw_value)
-        else:
-            value = signal.normalize(raw_value)
-            reason = signal.validate(value)
-            if not reason and signal.binary_values:
-                value = bytes.fromhex(value)
-    if reason:
-        shown = raw_value[:100].hex() if isinstance(raw_value, bytes) else raw_value[:200]
-        registry.rejects.append(Reject(path, line, reason, entry_id, signal_type, shown))
-        return
-    row_index = len(registry.entry_ids)
-    registry.entry_ids.append(entry_id)
-    registry.signal_types.append(signal_type)
-    registry.signal_values.append(value)
-    for column, cell in row.items():
-        if column in REQUIRED_COLUMNS:
-            continue
-        name = registry.column_names.get(column)
-        if name is None:  # a column seen for the first time: its own output name, padded so far
-            name = metadata_column_name(column)
-            while name in registry.metadata:  # `uri` and `entry_uri` must not share one
-                name = f"entry_{name}"
-            registry.column_names[column] = name
-            registry.metadata[name] = [None] * row_index
-        registry.metadata[name].append(cell if cell != "" else None)
-    for values in registry.metadata.values():  # columns this row's file does not have
-        if len(values) == row_index:
-            values.append(None)
 
 
 def _check_usable(registry: Registry, max_reject_share: float) -> None:
@@ -296,7 +239,7 @@ def _check_usable(registry: Registry, max_reject_share: float) -> None:
             f"(more than the allowed share {max_reject_share:g}); "
             f"first: {first.file} line {first.line}: {first.reason}"
         )
-    if not registry.entry_ids:
+    if not len(registry):
         raise RegistryRefused(
             f"registry version {registry.version} has no rows of a supported signal type "
             f"({', '.join(SIGNALS)}); skipped: {dict(registry.skipped_by_type)}"

@@ -8,7 +8,7 @@ own function (from decoded pictures for PDQ, from bytes for the exact digests), 
 media stage.
 """
 import re
-from typing import NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import Dict, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -42,6 +42,8 @@ Pairs = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class Index(Protocol):
+    tables: Dict[str, np.ndarray]  # what it built from the values and ids (empty: cheap to build again)
+
     def __len__(self) -> int: ...
 
     def query(self, values: np.ndarray, threshold: int) -> Pairs:
@@ -80,8 +82,9 @@ class Signal:
         """Well-formed hex values -> an N x value_bytes uint8 array."""
         return np.frombuffer(b"".join(bytes.fromhex(v) for v in values), dtype=np.uint8).reshape(-1, self.value_bytes)
 
-    def index(self, values: np.ndarray, ids: np.ndarray) -> Index:
-        """An index over packed values, answering with `ids`."""
+    def index(self, values: np.ndarray, ids: np.ndarray, tables: Optional[Dict[str, np.ndarray]] = None) -> Index:
+        """An index over packed values, answering with `ids`; `tables`, what an index of the same
+        values exposed as its `tables`, spares building it again (a cached registry's)."""
         raise NotImplementedError
 
     def pairs(self, a: np.ndarray, b: np.ndarray, threshold: int) -> Pairs:

@@ -16,6 +16,8 @@ class ExactIndex:
     """Packed values sorted by their first 8 bytes; a query finds its run of equal keys by binary
     search (vectorised) and keeps the candidates equal in every byte. Distance is always 0."""
 
+    tables: Dict[str, np.ndarray] = {}  # sorting again costs little
+
     def __init__(self, values: np.ndarray, ids: np.ndarray):
         keys = _prefix(values)
         self._order = np.argsort(keys, kind="stable")
@@ -47,7 +49,7 @@ class Digest(Signal):
     def of_bytes(self, data: bytes) -> str:
         return hashlib.new(self.name, data).hexdigest()
 
-    def index(self, values: np.ndarray, ids: np.ndarray) -> ExactIndex:
+    def index(self, values: np.ndarray, ids: np.ndarray, tables=None) -> ExactIndex:
         return ExactIndex(values, ids)
 
     def distance(self, a: str, b: str) -> int:

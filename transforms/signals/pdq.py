@@ -16,6 +16,8 @@ benchmarks/image_hashing.py.
 """
 import functools
 import math
+from typing import Dict, Optional
+
 import numpy as np
 
 from transforms.signals.base import Signal
@@ -100,10 +102,10 @@ class PdqSignal(Signal):
     # cost more than brute force over a few thousand hashes. Both answer exactly the same pairs.
     brute_force_below = 4096
 
-    def index(self, values: np.ndarray, ids: np.ndarray):
+    def index(self, values: np.ndarray, ids: np.ndarray, tables: Optional[Dict[str, np.ndarray]] = None):
         if len(values) < self.brute_force_below:
             return PdqBruteForceIndex(values, ids)
-        return PdqIndex(values, ids)
+        return PdqIndex(values, ids, tables)
 
     def distance(self, a: str, b: str) -> int:
         return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -7,7 +7,7 @@ reference PdqIndex is tested against, and its fallback for thresholds above 47.
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Tuple
+from typing import Dict, Optional, Tuple
 
 import numba
 import numpy as np
@@ -24,6 +24,8 @@ class PdqBruteForceIndex:
             raise ValueError(f"{len(hashes)} hashes but {len(ids)} ids")
         self._words = hashes.view(np.uint64)  # N x 4
         self._ids = np.asarray(ids, dtype=np.int64)
+
+    tables: Dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -168,7 +170,7 @@ class PdqIndex:
     _MAX_RADIUS = 2  # thresholds up to 35; beyond, the brute-force index answers
     _chunk = 64  # queries per task when a batch is spread over the cores
 
-    def __init__(self, hashes: np.ndarray, ids: np.ndarray):
+    def __init__(self, hashes: np.ndarray, ids: np.ndarray, tables: Optional[Dict[str, np.ndarray]] = None):
         hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
         if len(hashes) != len(ids):
             raise ValueError(f"{len(hashes)} hashes but {len(ids)} ids")
@@ -179,9 +181,16 @@ class PdqIndex:
         self._ids = np.asarray(ids, dtype=np.int64)
         sizes = np.int64(1) << _WIDTHS
         self._bucket_base = np.concatenate(([0], np.cumsum(sizes + 1)[:-1])).astype(np.int64)
+        if tables is not None:  # built before (a cached registry's, memory-mapped)
+            self._starts, self._order = tables["starts"], tables["order"]
+            return
         self._starts = np.zeros(int((sizes + 1).sum()), dtype=np.uint32)
         self._order = np.empty((len(_WIDTHS), len(hashes)), dtype=np.uint32)
         _build_tables(self._words, self._order, self._starts, self._bucket_base)
+
+    @property
+    def tables(self) -> Dict[str, np.ndarray]:
+        return {"starts": self._starts, "order": self._order}
 
     def __len__(self) -> int:
         return len(self._ids)

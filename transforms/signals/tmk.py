@@ -24,7 +24,7 @@ import hashlib
 import math
 import struct
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -197,6 +197,8 @@ class TmkIndex:
     product of unit pure averages), then level 2 only for those that pass level 1. Exact: every
     pair passing both thresholds is found."""
 
+    tables: Dict[str, np.ndarray] = {}  # the unit averages are recomputed from the values
+
     def __init__(self, values: np.ndarray, ids: np.ndarray):
         self._values = values
         self._ids = np.asarray(ids, dtype=np.int64)
@@ -259,7 +261,7 @@ class TmkSignal(Signal):
         """A 263 KB value is shown as the SHA-256 of its bytes."""
         return "sha256:" + hashlib.sha256(_raw(value)).hexdigest()
 
-    def index(self, values: np.ndarray, ids: np.ndarray) -> TmkIndex:
+    def index(self, values: np.ndarray, ids: np.ndarray, tables=None) -> TmkIndex:
         return TmkIndex(values, ids)
 
     def scores(self, a: Union[str, bytes], b: Union[str, bytes]) -> dict:

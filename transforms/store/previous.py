@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional
 
 from transforms.registry.changes import RegistryChanges, added_snapshot, registry_changes
-from transforms.registry.snapshots import Registry, RegistryRefused, Snapshot, load_registry
+from transforms.registry.rows import Registry
+from transforms.registry.cache import CachedRegistry
+from transforms.registry.snapshots import RegistryRefused, Snapshot
 from transforms.store.commits import Commit, latest_commit
 from transforms.store.matches import MatchKey, match_key, read_active, withdrawn_rows
 
@@ -33,7 +35,7 @@ class Previous:
 
 def _previous_registry(commit: Commit, max_reject_share: float) -> Optional[Registry]:
     try:
-        return load_registry(Snapshot(commit.registry_version, commit.registry_files), max_reject_share)
+        return CachedRegistry(Snapshot(commit.registry_version, commit.registry_files), max_reject_share).registry
     except RegistryRefused as e:
         LOG.warning("the registry version of run %s is gone (%s): stored hashes are matched against every entry",
                     commit.run_id, e)
@@ -51,5 +53,7 @@ def previous_run(hashes_uri: str, registry: Registry, max_reject_share: float, r
     if changes.removed:
         LOG.info("%d entries left the registry since version %s", len(changes.removed), commit.registry_version)
     new_entries = added_snapshot(registry, changes.added, run_dir) if match_stored else None
-    withdrawn = withdrawn_rows(read_active(hashes_uri, commit), frozenset(registry.entry_ids), run_id, registry.version)
+    active = read_active(hashes_uri, commit)
+    present = frozenset(registry.entries_among(row["entry_id"] for row in active))
+    withdrawn = withdrawn_rows(active, present, run_id, registry.version)
     return Previous(commit, changes, new_entries, withdrawn, frozenset(match_key(row) for row in withdrawn))
