@@ -86,6 +86,9 @@ class ScanOptions(PipelineOptions):
                            help="Time for all tries of reading one object; then it fails as unreadable.")
         group.add_argument("--list_split_depth", type=int, default=1,
                            help="Prefix levels listed first, so that workers list the sub-prefixes in parallel.")
+        group.add_argument("--list_split_pages", type=int, default=10,
+                           help="Pages (of 1,000 keys) one worker lists of a prefix before the rest of its keys "
+                                "is cut into key ranges that other workers list.")
         group.add_argument("--follow_symlinks", action="store_true",
                            help="Follow symbolic links in a local --media folder (never to a path outside it).")
         group.add_argument("--rescan_unchanged", action="store_true",
@@ -138,9 +141,10 @@ def check_options(scan: ScanOptions) -> None:
     check_packaging(scan)
     if scan.max_object_bytes <= 0 or scan.max_pixels <= 0 or scan.max_total_pixels <= 0 or scan.max_inflight_bytes <= 0:
         raise UsageError("--max_object_bytes, --max_pixels, --max_total_pixels and --max_inflight_bytes must be positive")
-    if (scan.read_concurrency is not None and scan.read_concurrency < 1) or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0:
+    if (scan.read_concurrency is not None and scan.read_concurrency < 1) or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0 or scan.list_split_pages < 1:
         raise UsageError(
-            "--read_concurrency and --read_attempts must be >= 1, --object_timeout_s > 0, --list_split_depth >= 0"
+            "--read_concurrency and --read_attempts must be >= 1, --object_timeout_s > 0, --list_split_depth >= 0, "
+            "--list_split_pages >= 1"
         )
     if scan.video_sample_seconds < 0 or scan.max_video_seconds <= 0 or scan.max_video_frames <= 0:
         raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
@@ -254,7 +258,8 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
 def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     run_dir, hashes_uri, previous = plan.run_dir, plan.hashes_uri, plan.previous
     objects, list_errors = p | "ListMedia" >> ListMedia(
-        scan.media, plan.hash_settings.stores, scan.list_split_depth, plan.inventory, scan.follow_symlinks
+        scan.media, plan.hash_settings.stores, scan.list_split_depth, plan.inventory, scan.follow_symlinks,
+        scan.list_split_pages,
     )
     state, standing = p | "PreviousRun" >> ReadPreviousRun(hashes_uri, previous.commit, previous.withdrawn_keys)
     changed, unchanged, standing = (objects, state, standing) | "SplitListing" >> SplitListing(scan.rescan_unchanged)

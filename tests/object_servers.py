@@ -81,3 +81,8 @@ def upload_folder(folder: str, put) -> None:
             path = os.path.join(root, name)
             with open(path, "rb") as f:
                 put(os.path.relpath(path, folder), f.read())
+
+
+def listed(store, bucket: str, prefix: str) -> list:
+    """Every object a store lists below prefix."""
+    return [obj for page in store.pages(bucket, prefix) for obj in page.objects]

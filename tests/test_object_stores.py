@@ -10,7 +10,7 @@ import pytest
 from pipelines import scan
 from tests.conftest import BAD_INPUTS
 from tests.fault_proxy import FaultProxy
-from tests.object_servers import gcs_client, gcs_server, s3_client, s3_server, upload_folder
+from tests.object_servers import gcs_client, gcs_server, listed, s3_client, s3_server, upload_folder
 from transforms.storage.stores import StoreSettings, Stores
 
 BUCKET = "media"
@@ -70,14 +70,14 @@ def test_listings_carry_real_versions(s3, gcs):
     client.put_object(Bucket="versioned", Key="a.jpg", Body=b"old")
     latest = client.put_object(Bucket="versioned", Key="a.jpg", Body=b"new")["VersionId"]
     stores = Stores(StoreSettings(s3_endpoint_url=s3))
-    (obj,), _ = stores.get("s3").list("versioned", "", None)
+    (obj,) = listed(stores.get("s3"), "versioned", "")
     assert obj.version == latest and obj.size == 3
     assert stores.read(obj, 100) == b"new"
     etag = client.head_object(Bucket=BUCKET, Key=f"{PREFIX}/unrelated/301.jpg")["ETag"].strip('"')
-    objects, _ = stores.get("s3").list(BUCKET, f"{PREFIX}/unrelated/301", None)
+    objects = listed(stores.get("s3"), BUCKET, f"{PREFIX}/unrelated/301")
     assert [o.version for o in objects] == [etag]
     blob = gcs_client().bucket(BUCKET).get_blob(f"{PREFIX}/unrelated/301.jpg")
-    objects, _ = stores.get("gs").list(BUCKET, f"{PREFIX}/unrelated/301", None)
+    objects = listed(stores.get("gs"), BUCKET, f"{PREFIX}/unrelated/301")
     assert [(o.version, o.size) for o in objects] == [(str(blob.generation), blob.size)]
 
 
@@ -85,13 +85,13 @@ def test_an_object_replaced_or_deleted_after_listing_is_gone(s3, gcs):
     stores = Stores(StoreSettings(s3_endpoint_url=s3))
     client = s3_client(s3)
     client.put_object(Bucket=BUCKET, Key="tmp/x.jpg", Body=b"first")
-    (obj,), _ = stores.get("s3").list(BUCKET, "tmp/", None)
+    (obj,) = listed(stores.get("s3"), BUCKET, "tmp/")
     client.put_object(Bucket=BUCKET, Key="tmp/x.jpg", Body=b"second")
     with pytest.raises(Exception, match="gone"):
         stores.read(obj, 100)
     bucket = gcs_client().bucket(BUCKET)
     bucket.blob("tmp/y.jpg").upload_from_string(b"first")
-    (obj,), _ = stores.get("gs").list(BUCKET, "tmp/", None)
+    (obj,) = listed(stores.get("gs"), BUCKET, "tmp/")
     bucket.blob("tmp/y.jpg").delete()
     with pytest.raises(Exception, match="gone"):
         stores.read(obj, 100)
@@ -190,16 +190,16 @@ def s3_inventory(endpoint, file_format: str) -> str:
     client = s3_client(endpoint)
     if "inventory" not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
         client.create_bucket(Bucket="inventory")
-    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]
+    contents = client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]
     base = f"media/daily/2026-11-25T01-00Z-{file_format}"
     if file_format == "CSV":
         lines = [f'"{BUCKET}","{quote(o["Key"])}","{o["Size"]}","{o["LastModified"].isoformat()}","{o["ETag"].strip(chr(34))}"'
-                 for o in listed]
+                 for o in contents]
         key, body, schema = f"{base}/data/part-0.csv.gz", gzip.compress("\n".join(lines).encode()), "Bucket, Key, Size, LastModifiedDate, ETag"
     else:
-        table = pa.table({"bucket": [BUCKET] * len(listed), "key": [o["Key"] for o in listed],
-                          "size": [o["Size"] for o in listed], "e_tag": [o["ETag"].strip('"') for o in listed],
-                          "is_latest": [True] * len(listed)})
+        table = pa.table({"bucket": [BUCKET] * len(contents), "key": [o["Key"] for o in contents],
+                          "size": [o["Size"] for o in contents], "e_tag": [o["ETag"].strip('"') for o in contents],
+                          "is_latest": [True] * len(contents)})
         out = __import__("io").BytesIO()
         pq.write_table(table, out)
         key, body, schema = f"{base}/data/part-0.parquet", out.getvalue(), "message s3.inventory { ... }"
@@ -236,10 +236,10 @@ def test_an_inventory_replaces_the_listing(source, s3, gcs, corpus, local_outcom
     found = outcome(media, corpus["registry"], str(tmp_path), f"--inventory={manifest}", f"--s3_endpoint_url={s3}")
     assert found == local_outcome
     # the objects carry the versions a listing gives them
-    listed, _ = Stores(StoreSettings(s3_endpoint_url=s3)).get(scheme).list(BUCKET, PREFIX, None)
+    found = listed(Stores(StoreSettings(s3_endpoint_url=s3)).get(scheme), BUCKET, PREFIX)
     stored = pq.ParquetDataset(os.path.join(tmp_path, "hashes")).read().to_pylist()
     versions = {r["uri"]: r["object_version"] for r in stored}
-    assert versions and all(versions[o.uri] == o.version for o in listed if o.uri in versions)
+    assert versions and all(versions[o.uri] == o.version for o in found if o.uri in versions)
 
 
 def test_a_broken_inventory_manifest_stops_the_run(s3, corpus, tmp_path, capsys):
@@ -251,10 +251,12 @@ def test_a_broken_inventory_manifest_stops_the_run(s3, corpus, tmp_path, capsys)
 
 
 def test_listing_splits_at_the_depth_asked(s3):
-    from transforms.storage.stores import Location, walk
+    from transforms.storage.listing import KeyRange, walk
+    from transforms.storage.stores import Location
 
     store = Stores(StoreSettings(s3_endpoint_url=s3)).get("s3")
-    at = lambda depth: sorted(i if isinstance(i, str) else i.uri for i in walk(store, Location("s3", BUCKET, f"{PREFIX}/"), depth))
+    at = lambda depth: sorted(i.prefix if isinstance(i, KeyRange) else i.uri
+                              for i in walk(store, Location("s3", BUCKET, f"{PREFIX}/"), depth, split_pages=10))
     assert at(0) == [f"{PREFIX}/"]
     assert at(1) == [f"{PREFIX}/{d}/" for d in ("bad", "copies", "exact", "unrelated", "video")]
     assert f"{PREFIX}/copies/E-11/" in at(2) and f"{PREFIX}/bad/" not in at(2)
@@ -268,7 +270,7 @@ def test_objects_from_before_versioning_are_read_by_their_etag(s3):
     client.put_bucket_versioning(Bucket="turned-versioned", VersioningConfiguration={"Status": "Enabled"})
     client.put_object(Bucket="turned-versioned", Key="new.jpg", Body=b"after")
     stores = Stores(StoreSettings(s3_endpoint_url=s3))
-    objects, _ = stores.get("s3").list("turned-versioned", "", None)
+    objects = listed(stores.get("s3"), "turned-versioned", "")
     by_key = {o.uri.rsplit("/", 1)[1]: o for o in objects}
     assert by_key["old.jpg"].version == client.head_object(Bucket="turned-versioned", Key="old.jpg")["ETag"].strip('"')
     assert stores.read(by_key["old.jpg"], 100) == b"before"

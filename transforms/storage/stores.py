@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator, List, NamedTuple, Optional, Tuple
+from typing import Iterator, List, NamedTuple, Optional
 
 from transforms.storage.objects import MediaObject
 from transforms.reasons import MediaError
@@ -42,6 +42,26 @@ class StoreSettings:
     attempts: int = 5  # tries of one request, first included
     backoff_s: float = 0.2  # first wait; doubles, with jitter
     object_timeout_s: float = 120.0  # all tries of one read together
+    list_page_keys: int = 1000  # keys per listing page (the most both stores give)
+
+
+class Page(NamedTuple):
+    """One page of a listing: its objects and sub-prefixes, and the first and last key it covered
+    (folder markers and older versions included; a sub-prefix covers its keys), None when empty."""
+
+    objects: List[MediaObject]
+    prefixes: List[str]
+    first_key: Optional[str]
+    last_key: Optional[str]
+
+
+# After every key that starts with a prefix: U+10FFFF is a noncharacter, which keys do not hold.
+PAST = "\U0010ffff"
+
+
+def _page(objects: List[MediaObject], keys: List[str], prefixes: List[str]) -> Page:
+    covered = sorted(keys[:1] + keys[-1:] + prefixes[:1] + [p + PAST for p in prefixes[-1:]])
+    return Page(objects, prefixes, covered[0] if covered else None, covered[-1] if covered else None)
 
 
 class StoreError(Exception):
@@ -107,15 +127,17 @@ class GcsStore:
         except (api.Forbidden, api.Unauthorized) as e:
             raise StoreError(f"no access to gs://{bucket} (check credentials): {e.message}") from None
 
-    def list(self, bucket: str, prefix: str, delimiter: Optional[str]) -> Tuple[List[MediaObject], List[str]]:
-        """Objects directly under prefix (all below it when delimiter is None), and sub-prefixes."""
-        blobs = self._client.list_blobs(bucket, prefix=prefix or None, delimiter=delimiter)
-        objects = [
-            MediaObject(f"gs://{bucket}/{b.name}", str(b.generation), b.size)
-            for b in blobs
-            if not b.name.endswith("/")
-        ]
-        return objects, sorted(blobs.prefixes)
+    def pages(self, bucket: str, prefix: str, after: Optional[str] = None, delimiter: Optional[str] = None) -> Iterator[Page]:
+        """Every object below prefix whose name sorts after `after`, a page at a time (with a
+        delimiter: the objects directly under prefix, and its sub-prefixes)."""
+        blobs = self._client.list_blobs(bucket, prefix=prefix or None, start_offset=after, delimiter=delimiter,
+                                        page_size=self._settings.list_page_keys)
+        for page in blobs.pages:
+            # start_offset is inclusive (and a server may ignore it): names up to `after` are dropped here
+            names = [b for b in page if after is None or b.name > after]
+            prefixes = sorted(p for p in page.prefixes if after is None or p > after)
+            yield _page([MediaObject(f"gs://{bucket}/{b.name}", str(b.generation), b.size)
+                         for b in names if not b.name.endswith("/")], [b.name for b in names], prefixes)
 
     def read(self, obj: MediaObject, max_bytes: int) -> bytes:
         from google.api_core import exceptions as api
@@ -187,23 +209,47 @@ class S3Store:
                 self._versioned[bucket] = status in ("Enabled", "Suspended")
             return self._versioned[bucket]
 
-    def list(self, bucket: str, prefix: str, delimiter: Optional[str]) -> Tuple[List[MediaObject], List[str]]:
+    @staticmethod
+    def _objects(bucket: str, items: List[dict], versioned: bool) -> List[MediaObject]:
+        """The latest version of each listed key (folder markers left out)."""
+        objects = []
+        for item in items:
+            if (versioned and not item.get("IsLatest")) or item["Key"].endswith("/"):
+                continue
+            version = item["VersionId"] if versioned and item.get("VersionId") not in (None, "null") else None
+            objects.append(MediaObject(f"s3://{bucket}/{item['Key']}", version or item["ETag"].strip('"'), item["Size"]))
+        return objects
+
+    def _raw_pages(self, bucket: str, prefix: str, delimiter: Optional[str] = None, after: Optional[str] = None):
+        """(page, its objects' items) of a listing, keys after `after` only."""
         versioned = self._is_versioned(bucket)
-        operation = "list_object_versions" if versioned else "list_objects_v2"
-        kwargs = {"Bucket": bucket, "Prefix": prefix}
+        kwargs = {"Bucket": bucket, "Prefix": prefix, "PaginationConfig": {"PageSize": self._settings.list_page_keys}}
         if delimiter:
             kwargs["Delimiter"] = delimiter
-        objects, prefixes = [], []
+        if after and not versioned:
+            kwargs["StartAfter"] = after
+        elif after:
+            # Servers differ on a KeyMarker alone: S3 starts after that key, moto (and some
+            # S3-compatible stores) drop the first version at or past it, of whatever key. So the
+            # marker is the first live key after `after`, whose own version is asked for apart.
+            first = self._list_client.list_objects_v2(Bucket=bucket, Prefix=prefix, StartAfter=after, MaxKeys=1)
+            if not first.get("Contents"):
+                return
+            key = first["Contents"][0]["Key"]
+            page = self._list_client.list_object_versions(Bucket=bucket, Prefix=key, MaxKeys=1)
+            yield page, [v for v in page.get("Versions", ()) if v["Key"] == key]
+            kwargs["KeyMarker"] = after = key
+        operation = "list_object_versions" if versioned else "list_objects_v2"
         for page in self._list_client.get_paginator(operation).paginate(**kwargs):
-            prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
-            for item in page.get("Versions" if versioned else "Contents", ()):
-                if (versioned and not item.get("IsLatest")) or item["Key"].endswith("/"):
-                    continue
-                version = item["VersionId"] if versioned and item.get("VersionId") not in (None, "null") else None
-                objects.append(
-                    MediaObject(f"s3://{bucket}/{item['Key']}", version or item["ETag"].strip('"'), item["Size"])
-                )
-        return objects, sorted(prefixes)
+            yield page, [i for i in page.get("Versions" if versioned else "Contents", ()) if not after or i["Key"] > after]
+
+    def pages(self, bucket: str, prefix: str, after: Optional[str] = None, delimiter: Optional[str] = None) -> Iterator[Page]:
+        """Every object below prefix whose key sorts after `after`, a page at a time (with a
+        delimiter: the objects directly under prefix, and its sub-prefixes)."""
+        versioned = self._is_versioned(bucket)
+        for page, items in self._raw_pages(bucket, prefix, delimiter, after):
+            prefixes = sorted(p["Prefix"] for p in page.get("CommonPrefixes", ()) if not after or p["Prefix"] > after)
+            yield _page(self._objects(bucket, items, versioned), [i["Key"] for i in items], prefixes)
 
     def read(self, obj: MediaObject, max_bytes: int) -> bytes:
         location = parse_location(obj.uri)
@@ -242,16 +288,3 @@ class Stores:
 
     def read(self, obj: MediaObject, max_bytes: int) -> bytes:
         return self.get(parse_location(obj.uri).scheme).read(obj, max_bytes)
-
-
-def walk(store, location: Location, depth: int) -> Iterator:
-    """Split a listing: objects directly under the prefix and, `depth` levels down, the prefixes
-    to list whole (yielded as str), so that many workers list a large bucket at once. Depth 0
-    yields the prefix itself."""
-    if depth == 0:
-        yield location.prefix
-        return
-    objects, prefixes = store.list(location.bucket, location.prefix, "/")
-    yield from objects
-    for prefix in prefixes:
-        yield from walk(store, location._replace(prefix=prefix), depth - 1)
