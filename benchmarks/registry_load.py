@@ -5,8 +5,9 @@ merely reading the same file (the floor, in the same run):
 - `first`: the first process on a machine (`mapped_index` with an empty cache: load, write the
   cache, build the index, write its tables), what the launcher and one worker process pay;
 - `next`: every other worker process (the cache written: map it), with every page of the
-  values and index tables touched, as queries would; its pages are the page cache's, shared by
-  all the processes, so its private memory is what each process adds.
+  values and index tables touched, as queries would; those pages are the page cache's, shared
+  by all the processes (resident in each, held once), so its own (anonymous) memory is what each
+  process adds.
 
     python -m benchmarks.registry_load [--rows 1000000 10000000] [--metadata 3] [--formats parquet csv]
 
@@ -35,7 +36,7 @@ import numpy as np
 def memory():
     with open("/proc/self/smaps_rollup") as f:
         fields = {l.split()[0].rstrip(":"): int(l.split()[1]) * 1024 for l in f if l.split()[-1] == "kB"}
-    return fields["Rss"], fields["Private_Clean"] + fields["Private_Dirty"]
+    return fields["Rss"], fields["Anonymous"]
 import pyarrow.csv, pyarrow.parquet
 from transforms.matching.matcher import mapped_index
 from transforms.registry.snapshots import Snapshot, load_registry
@@ -52,7 +53,7 @@ else:
         touched = sum(int(np.asarray(a).reshape(-1)[::512].sum()) for a in arrays)
         kept.registry.columns.to_batches()
 after = memory()
-print(json.dumps({"rss": after[0] - before[0], "private": after[1] - before[1],
+print(json.dumps({"rss": after[0] - before[0], "own": after[1] - before[1],
                   "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}))
 """
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     print(f"{'rows':>11} {'format':>7} {'file MB':>8} {'process':>8} {'wall s':>7} {'CPU s':>6} {'x arrow':>7} "
-          f"{'RSS MB':>7} {'B/row':>6} {'private MB':>10} {'B/row':>6} {'peak MB':>8}")
+          f"{'RSS MB':>7} {'B/row':>6} {'own MB':>7} {'B/row':>6} {'peak MB':>8}")
     with tempfile.TemporaryDirectory() as folder:
         for rows in args.rows:
             for form in args.formats:
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
                     floor = floor or m["cpu"]
                     print(f"{rows:>11,} {form:>7} {os.path.getsize(path) / 1e6:>8.0f} {mode:>8} {m['wall']:>7.1f} "
                           f"{m['cpu']:>6.1f} {m['cpu'] / floor:>7.1f} {m['rss'] / 1e6:>7.0f} {m['rss'] / rows:>6.0f} "
-                          f"{m['private'] / 1e6:>10.0f} {m['private'] / rows:>6.0f} {m['peak'] / 1e6:>8.0f}", flush=True)
+                          f"{m['own'] / 1e6:>7.0f} {m['own'] / rows:>6.0f} {m['peak'] / 1e6:>8.0f}", flush=True)
                 os.remove(path)
                 shutil.rmtree(cache)
     return 0

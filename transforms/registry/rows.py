@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from transforms.schemas import MATCH_COLUMNS
 from transforms.signals import SIGNALS
 from transforms.signals.base import Signal
-from transforms.signals.hex_arrays import fixed_width_chars, unhex
+from transforms.signals.hex_arrays import fixed_width_chars, hex_column, unhex
 
 REQUIRED_COLUMNS = ("entry_id", "signal_type", "signal_value")
 _TEXT = pa.dictionary(pa.int32(), pa.string())
@@ -233,6 +233,33 @@ def _values_of(signal: Signal, raw: pa.Array, binary_column: bool) -> Tuple[np.n
         else:
             packed[i], ok[i] = np.frombuffer(value, dtype=np.uint8), True
     return packed, ok, reasons
+
+
+def normalised_values(kinds: pa.Array, raw: pa.Array) -> Tuple[pa.Array, pa.Array]:
+    """Text values of the given signal types (as a registry file holds them): each normalised
+    where its type is known and it is well formed (as written otherwise), and the reason it is
+    malformed (null where it is not). What a sync writes and quarantines."""
+    raw = raw.cast(pa.string())
+    reasons = np.full(len(raw), None, dtype=object)
+    fixed_rows, fixed_values = [], []
+    codes = kinds.dictionary_encode()
+    for code, name in enumerate(codes.dictionary.to_pylist()):
+        signal = SIGNALS.get(name)
+        if signal is None:
+            continue
+        mine = np.flatnonzero(codes.indices.to_numpy(zero_copy_only=False) == code)
+        packed, ok, bad = _values_of(signal, _raw_values(raw.take(pa.array(mine))), False)
+        for i, reason in bad.items():
+            reasons[mine[i]] = reason
+        fixed_rows.append(mine[ok])
+        fixed_values.append(hex_column(packed[ok]))
+    if fixed_rows:
+        rows = np.concatenate(fixed_rows)
+        order = np.argsort(rows, kind="stable")
+        mask = np.zeros(len(raw), dtype=bool)
+        mask[rows] = True
+        raw = pc.replace_with_mask(raw, pa.array(mask), pa.concat_arrays(fixed_values).take(pa.array(order)))
+    return raw, pa.array(reasons, pa.string())
 
 
 # ---------------------------------------------------------------------------- building a registry

@@ -7,6 +7,7 @@ cannot be read, lacks the required columns, or has too many malformed rows is re
 counted. Works on any filesystem Beam knows (local, gs://, s3://).
 """
 import csv
+import ctypes
 import io
 import posixpath
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from transforms.signals import SIGNALS
 SUCCESS_MARKER = "_SUCCESS"
 SNAPSHOT_SUFFIXES = (".csv", ".parquet")
 DEFAULT_MAX_REJECT_SHARE = 0.001
+# Arrow's default allocator (mimalloc) keeps most of what a load frees, three times the registry's
+# own size in every process that loads one; the system allocator, trimmed after a load, gives it back.
+pa.set_memory_pool(pa.system_memory_pool())
 # CSV cells up to this size: a TMK+PDQF value as hex is 526,688 characters (csv's default is 128 KiB).
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 21))
 
@@ -132,7 +136,8 @@ def _csv_by_arrow(data: bytes) -> Optional[pa.Table]:
     """The rows read by Arrow's CSV reader as text, or None where a line is not exactly one row
     (a blank line, a newline inside a cell, a wrong number of cells) or the text is not UTF-8."""
     try:
-        header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8")]))
+        end = data.find(b"\n")
+        header = next(csv.reader([data[: end if end >= 0 else len(data)].decode("utf-8")]))
     except (UnicodeDecodeError, StopIteration, csv.Error):
         return None
     names = [name.strip() for name in header]
@@ -210,6 +215,13 @@ def _parquet_batches(path: str, data: bytes) -> Batches:
 
 def load_registry(snapshot: Snapshot, max_reject_share: float = DEFAULT_MAX_REJECT_SHARE) -> Registry:
     """Read and validate every file of a snapshot. Raises RegistryRefused for an unusable one."""
+    registry = _read(snapshot)
+    _trim_heap()  # the files' bytes and batches are gone by now
+    _check_usable(registry, max_reject_share)
+    return registry
+
+
+def _read(snapshot: Snapshot) -> Registry:
     builder = RegistryBuilder(snapshot.version)
     for path in snapshot.files:
         first, rejects = len(builder.rejects), []
@@ -221,10 +233,15 @@ def load_registry(snapshot: Snapshot, max_reject_share: float = DEFAULT_MAX_REJE
             builder.add(batch, path, lines)
         # with the lines no batch holds (malformed CSV), in line order
         builder.rejects[first:] = sorted(builder.rejects[first:] + rejects, key=lambda r: r.line)
-    registry = builder.registry()
-    pa.default_memory_pool().release_unused()  # mimalloc keeps what the batches freed
-    _check_usable(registry, max_reject_share)
-    return registry
+    return builder.registry()
+
+
+def _trim_heap() -> None:
+    """Give the memory the batches freed back to the system (glibc keeps it otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def _check_usable(registry: Registry, max_reject_share: float) -> None:

@@ -21,8 +21,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.registry.feed import RECORD_METADATA
+from transforms.registry.rows import normalised_values
 from transforms.registry.snapshots import SUCCESS_MARKER, complete_versions
-from transforms.signals import SIGNALS
 from transforms.storage.objects import is_remote
 
 MANIFEST = "manifest.json"
@@ -31,7 +31,6 @@ COLUMNS = ("entry_id", "signal_type", "signal_value", "source") + RECORD_METADAT
 VERSION_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
 SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 QUARANTINE_SCHEMA = SCHEMA.append(pa.field("reason", pa.string()))
-VALIDATE_CHUNK = 200_000
 
 
 class SyncRefused(Exception):
@@ -91,28 +90,6 @@ def base_version(root: str) -> Base:
 # ---------------------------------------------------------------------------- rows of a source
 
 
-def _validated(types: pa.Array, raw: pa.Array) -> Tuple[pa.Array, pa.Array]:
-    """Each value as written (normalised when its type is known) and the reason it is malformed
-    (null when it is not), a chunk at a time so that few values are Python strings at once."""
-    values, reasons = [], []
-    for start in range(0, len(types), VALIDATE_CHUNK):
-        chunk_values, chunk_reasons = [], []
-        for signal_type, value in zip(types.slice(start, VALIDATE_CHUNK).to_pylist(),
-                                      raw.slice(start, VALIDATE_CHUNK).to_pylist()):
-            signal = SIGNALS.get(signal_type)
-            reason = None
-            if signal is not None:
-                normalised = signal.normalize(value)
-                reason = signal.validate(normalised)
-                value = value if reason else normalised
-            chunk_values.append(value)
-            chunk_reasons.append(reason)
-        values.append(pa.array(chunk_values, pa.string()))
-        reasons.append(pa.array(chunk_reasons, pa.string()))
-    return (pa.concat_arrays([pa.array([], pa.string())] + values),
-            pa.concat_arrays([pa.array([], pa.string())] + reasons))
-
-
 def _rows(changes: pa.Table, source: str, added_at: Dict[str, str]) -> Tuple[pa.Table, pa.Table]:
     """The rows of the entries still present, one per signal: valid ones, and those with a
     malformed value (an entry without any signal is one quarantined row). Columnar but for the
@@ -123,7 +100,7 @@ def _rows(changes: pa.Table, source: str, added_at: Dict[str, str]) -> Tuple[pa.
     kept = ["entry_id", "updated_at", *RECORD_METADATA]
     rows = signed.select(kept).take(pc.list_parent_indices(signed["signal_types"]))
     types = pc.list_flatten(signed["signal_types"]).combine_chunks()
-    values, reasons = _validated(types, pc.list_flatten(signed["signal_values"]).combine_chunks())
+    values, reasons = normalised_values(types, pc.list_flatten(signed["signal_values"]).combine_chunks())
     lonely = present.filter(empty).select(kept)
     rows = pa.concat_tables([rows, lonely])
     nothing = pa.array([""] * lonely.num_rows, pa.string())

@@ -2,7 +2,6 @@
 how a registry of millions of rows is validated and written without a Python string per value."""
 from typing import Tuple
 
-import numba
 import numpy as np
 import pyarrow as pa
 
@@ -10,6 +9,10 @@ _DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _NIBBLE = np.full(256, 255, dtype=np.uint8)  # byte -> its hex digit's value; 255: not a hex digit
 _NIBBLE[_DIGITS] = np.arange(16)
 _NIBBLE[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = np.arange(10, 16)
+# two bytes (as a little-endian uint16) -> the byte their two hex digits spell; >= 256: not hex digits
+_LOW, _HIGH = np.meshgrid(np.arange(256), np.arange(256))
+_PAIR = np.where((_NIBBLE[_LOW] < 16) & (_NIBBLE[_HIGH] < 16),
+                 (_NIBBLE[_LOW].astype(np.uint16) << 4) | _NIBBLE[_HIGH], 0xFFFF).astype(np.uint16).ravel()
 
 
 def fixed_width_chars(column: pa.Array, width: int) -> np.ndarray:
@@ -25,21 +28,8 @@ def fixed_width_chars(column: pa.Array, width: int) -> np.ndarray:
 
 def unhex(chars: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """N x 2B hex digits (either case) -> (N x B packed bytes, N booleans: the row was all hex digits)."""
-    return _unhex(chars, _NIBBLE)
-
-
-@numba.njit(cache=True, nogil=True)
-def _unhex(chars, nibble):  # one pass over the digits: 6x NumPy's lookups and masks
-    rows, width = chars.shape
-    packed = np.empty((rows, width // 2), np.uint8)
-    ok = np.ones(rows, np.bool_)
-    for row in range(rows):
-        for b in range(width // 2):
-            high, low = nibble[chars[row, 2 * b]], nibble[chars[row, 2 * b + 1]]
-            if high == 255 or low == 255:
-                ok[row] = False
-            packed[row, b] = (high << 4) | (low & 15)
-    return packed, ok
+    pairs = _PAIR[np.ascontiguousarray(chars).view("<u2")]  # two digits at a time: a third of the lookups
+    return pairs.astype(np.uint8), (pairs < 256).all(axis=1)
 
 
 def hex_column(packed: np.ndarray) -> pa.Array:
