@@ -55,16 +55,16 @@ def listed(uri, settings, split_pages):
 def s3():
     with s3_server() as endpoint:
         client = s3_client(endpoint)
-        for bucket in ("plain", "versioned", "rootflat"):
+        for bucket in ("ranges-plain", "ranges-versioned", "ranges-rootflat"):
             client.create_bucket(Bucket=bucket)
         for key in flat_keys():  # a flat bucket: the keys at its root
             if key != "flat/":
-                client.put_object(Bucket="rootflat", Key=key.replace("flat/", "", 1), Body=b"x")
-        client.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
-        for bucket in ("plain", "versioned"):
+                client.put_object(Bucket="ranges-rootflat", Key=key.replace("flat/", "", 1), Body=b"x")
+        client.put_bucket_versioning(Bucket="ranges-versioned", VersioningConfiguration={"Status": "Enabled"})
+        for bucket in ("ranges-plain", "ranges-versioned"):
             for key in flat_keys():
                 client.put_object(Bucket=bucket, Key=key, Body=b"x")
-        client.put_object(Bucket="versioned", Key="flat/img0002", Body=b"newer")  # two versions, one listed
+        client.put_object(Bucket="ranges-versioned", Key="flat/img0002", Body=b"newer")  # two versions, one listed
         yield endpoint
 
 
@@ -72,7 +72,7 @@ def expected(bucket, scheme="s3"):
     return [f"{scheme}://{bucket}/{k}" for k in flat_keys() if k.startswith("flat/") and not k.endswith("/")]
 
 
-@pytest.mark.parametrize("bucket", ["plain", "versioned"])
+@pytest.mark.parametrize("bucket", ["ranges-plain", "ranges-versioned"])
 def test_a_flat_s3_prefix_is_listed_in_key_ranges_with_every_object_once(s3, bucket):
     settings = StoreSettings(s3_endpoint_url=s3, list_page_keys=20)
     with beam.Pipeline() as p:
@@ -85,9 +85,9 @@ def test_a_flat_s3_prefix_is_listed_in_key_ranges_with_every_object_once(s3, buc
 def test_a_flat_bucket_root_is_cut_into_key_ranges_by_the_first_split(s3):
     settings = StoreSettings(s3_endpoint_url=s3, list_page_keys=20)
     with beam.Pipeline() as p:
-        objects, errors = p | ListMedia("s3://rootflat", settings, split_depth=1, split_pages=2)
+        objects, errors = p | ListMedia("s3://ranges-rootflat", settings, split_depth=1, split_pages=2)
         assert_that(objects | beam.Map(lambda o: o.uri),
-                    equal_to([f"s3://rootflat/{k.replace('flat/', '', 1)}" for k in flat_keys() if not k.endswith("/")]),
+                    equal_to([f"s3://ranges-rootflat/{k.replace('flat/', '', 1)}" for k in flat_keys() if not k.endswith("/")]),
                     label="objects")
         assert_that(errors, equal_to([]), label="errors")
     assert key_ranges(p) > 10
@@ -103,20 +103,20 @@ def test_a_failing_key_range_is_one_error_row_and_the_other_ranges_are_listed(s3
     with FaultProxy(s3, fail_listings=("start-after=flat/g&",)) as proxy:
         settings = StoreSettings(s3_endpoint_url=proxy.url, list_page_keys=20, attempts=1)
         with beam.Pipeline() as p:
-            objects, errors = p | ListMedia("s3://plain/flat/", settings, split_depth=0, split_pages=2)
+            objects, errors = p | ListMedia("s3://ranges-plain/flat/", settings, split_depth=0, split_pages=2)
             failed = errors | beam.Map(lambda e: (e.uri, e.reason, "keys after 'flat/g' up to 'flat/j'" in e.detail))
-            assert_that(failed, equal_to([("s3://plain/flat/", "prefix_unlistable", True)]), label="errors")
+            assert_that(failed, equal_to([("s3://ranges-plain/flat/", "prefix_unlistable", True)]), label="errors")
             assert_that(objects | beam.Map(lambda o: o.uri),
-                        equal_to([k for k in expected("plain") if "/img" not in k]), label="objects")
+                        equal_to([k for k in expected("ranges-plain") if "/img" not in k]), label="objects")
 
 
 def test_a_flat_gcs_prefix_is_listed_in_key_ranges_with_every_object_once():
     with gcs_server():
-        bucket = gcs_client().create_bucket("gflat")
+        bucket = gcs_client().create_bucket("ranges-gcs")
         for key in flat_keys():
             bucket.blob(key).upload_from_string(b"x")
         with beam.Pipeline() as p:
-            objects, errors = p | ListMedia("gs://gflat/flat/", StoreSettings(list_page_keys=20), split_depth=0,
+            objects, errors = p | ListMedia("gs://ranges-gcs/flat/", StoreSettings(list_page_keys=20), split_depth=0,
                                             split_pages=2)
-            assert_that(objects | beam.Map(lambda o: o.uri), equal_to(expected("gflat", "gs")), label="objects")
+            assert_that(objects | beam.Map(lambda o: o.uri), equal_to(expected("ranges-gcs", "gs")), label="objects")
             assert_that(errors, equal_to([]), label="errors")
