@@ -32,7 +32,7 @@ from transforms.registry.rows import Registry, Reject
 from transforms.registry.snapshots import Snapshot, load_registry
 
 LOG = logging.getLogger("takedown_scan")
-FORMAT = 1  # of the files below: a change makes new keys
+FORMAT = 2  # of the files below: a change makes new keys
 _UNUSED_FOR_S = 24 * 3600
 Tables = Dict[str, Dict[str, np.ndarray]]  # signal type -> an index's tables
 
@@ -88,7 +88,7 @@ def _write_registry(registry: Registry, folder: str) -> None:
         _save(folder, f"values.{name}", registry.values[name])
         _save(folder, f"rows.{name}", registry.rows[name])
     with open(os.path.join(folder, "facts.json"), "w") as f:
-        json.dump({"version": registry.version, "types": list(registry.values),
+        json.dump({"version": registry.version, "types": list(registry.values), "entries": registry.entries,
                    "rejects": [asdict(r) for r in registry.rejects], "skipped": dict(registry.skipped_by_type)}, f)
 
 
@@ -99,7 +99,7 @@ def _read_registry(folder: str) -> Registry:
     return Registry(facts["version"], columns,
                     {name: _map(folder, f"values.{name}") for name in facts["types"]},
                     {name: _map(folder, f"rows.{name}") for name in facts["types"]},
-                    [Reject(**r) for r in facts["rejects"]], Counter(facts["skipped"]))
+                    [Reject(**r) for r in facts["rejects"]], Counter(facts["skipped"]), facts["entries"])
 
 
 class CachedRegistry:

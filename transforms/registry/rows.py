@@ -54,6 +54,7 @@ class Registry:
     rows: Dict[str, np.ndarray]
     rejects: List[Reject] = field(default_factory=list)
     skipped_by_type: Counter = field(default_factory=Counter)
+    distinct_entries: Optional[int] = None  # counted once (a second at 10M rows), then kept
 
     def __len__(self) -> int:
         return self.columns.num_rows
@@ -72,7 +73,9 @@ class Registry:
 
     @property
     def entries(self) -> int:
-        return len(self.unique_entries())
+        if self.distinct_entries is None:
+            self.distinct_entries = len(self.unique_entries())
+        return self.distinct_entries
 
     def unique_entries(self) -> pa.Array:
         """Every entry id once (each chunk's dictionary holds its distinct ids)."""
@@ -96,9 +99,10 @@ class Registry:
     def entries_among(self, entries: Iterable[str]) -> Set[str]:
         """Those of `entries` that have a row here."""
         wanted = pa.array(sorted(set(entries)), pa.string())
-        if not len(wanted) or not len(self):
-            return set()
-        return set(wanted.filter(pc.is_in(wanted, value_set=self.unique_entries())).to_pylist())
+        found = set()
+        for chunk in self.entry_ids.chunks if len(wanted) else ():  # each chunk's distinct ids, against the few wanted
+            found.update(chunk.dictionary.filter(pc.is_in(chunk.dictionary, value_set=wanted)).to_pylist())
+        return found
 
 
 # ---------------------------------------------------------------------------- validating a batch
