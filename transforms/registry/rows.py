@@ -247,11 +247,12 @@ def normalised_values(kinds: pa.Array, raw: pa.Array) -> Tuple[pa.Array, pa.Arra
     reasons = np.full(len(raw), None, dtype=object)
     fixed_rows, fixed_values = [], []
     codes = kinds.dictionary_encode()
+    indices = codes.indices.to_numpy(zero_copy_only=False)
     for code, name in enumerate(codes.dictionary.to_pylist()):
         signal = SIGNALS.get(name)
         if signal is None:
             continue
-        mine = np.flatnonzero(codes.indices.to_numpy(zero_copy_only=False) == code)
+        mine = np.flatnonzero(indices == code)
         packed, ok, bad = _values_of(signal, _raw_values(raw.take(pa.array(mine))), False)
         for i, reason in bad.items():
             reasons[mine[i]] = reason
