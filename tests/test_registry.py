@@ -189,3 +189,13 @@ def test_parquet_dictionary_metadata_keeps_its_values_and_empty_cells_are_null(t
     pq.write_table(table, str(tmp_path / "r.parquet"))
     registry = load_registry(Snapshot("v", (str(tmp_path / "r.parquet"),)))
     assert [registry.row_metadata(i)["source"] for i in range(3)] == ["ncmec", None, None]
+
+
+def test_lines_stay_right_across_the_batches_of_a_large_csv(tmp_path, monkeypatch):
+    import transforms.registry.snapshots as snapshots
+
+    monkeypatch.setattr(snapshots, "_CSV_BATCH_ROWS", 3)  # ten rows: four batches
+    rows = [("E-%d" % i, "pdq", PDQ if i != 6 else "00", "s", "m") for i in range(10)]
+    registry = load_registry(Snapshot("v", (csv_file(tmp_path, rows),)), max_reject_share=0.5)
+    assert [(r.line, r.entry_id) for r in registry.rejects] == [(8, "E-6")]
+    assert registry.entry_ids.to_pylist() == ["E-%d" % i for i in range(10) if i != 6]

@@ -108,6 +108,7 @@ def _check_columns(path: str, columns: Sequence[str]) -> None:
 
 
 Batches = Iterator[Tuple[pa.Table, np.ndarray]]  # rows as text columns, and the line of each
+_CSV_BATCH_ROWS = 1 << 20
 
 
 def _csv_batches(path: str, data: bytes, rejects: List[Reject]) -> Batches:
@@ -118,7 +119,8 @@ def _csv_batches(path: str, data: bytes, rejects: List[Reject]) -> Batches:
     table = _csv_by_arrow(data)
     if table is not None:
         _check_columns(path, table.column_names)
-        yield table, np.arange(2, table.num_rows + 2)
+        for first in range(0, table.num_rows, _CSV_BATCH_ROWS):  # views: what each validation step copies stays small
+            yield table.slice(first, _CSV_BATCH_ROWS), np.arange(first + 2, min(first + _CSV_BATCH_ROWS, table.num_rows) + 2)
         return
     columns: Dict[str, list] = {}
     lines: List[int] = []
