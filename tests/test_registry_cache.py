@@ -56,7 +56,7 @@ def test_a_mapped_registry_and_index_answer_as_a_freshly_loaded_one(tmp_path):
     again = CachedRegistry(snapshot, 0.001, str(tmp_path / "c"))
     assert first.built and not again.built
     assert again.registry.row_metadata(1) == {"source": "ncmec"} and again.registry.row_metadata(0) == {"source": None}
-    assert again.registry.entries == 3000 and again.registry.entry_id(5999) == "E-2999"
+    assert again.registry.entries == 3000 and again.registry.entries_of([5999]) == ["E-2999"]
     fresh = RegistryIndex(first.registry)
     mapped = RegistryIndex(again.registry, again.index_tables(lambda: fresh.tables()))
     queries = values[:50].copy()

@@ -122,8 +122,7 @@ def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, se
     best = {}  # entry -> (distance, query, registry row): the closest pair, earliest query first
     frames_of_entry = defaultdict(set)  # entry -> times of the frames that matched it
     rows_of_entry = defaultdict(set)  # entry -> its registry rows that were found
-    for query, row, distance in zip(*found):
-        entry = registry.entry_id(row)
+    for query, row, distance, entry in zip(*found, registry.entries_of(found[1])):
         candidate = (int(distance), int(query), int(row))
         if entry not in best or candidate < best[entry]:
             best[entry] = candidate

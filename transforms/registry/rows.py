@@ -85,8 +85,9 @@ class Registry:
     def metadata_columns(self) -> Tuple[str, ...]:
         return tuple(self.columns.column_names[2:])
 
-    def entry_id(self, row: int) -> str:
-        return self.entry_ids[row].as_py()
+    def entries_of(self, rows: np.ndarray) -> List[str]:
+        """The entry id of each of these rows (one lookup for a batch of pairs, not one per pair)."""
+        return self.entry_ids.take(pa.array(rows, pa.int64())).to_pylist()
 
     def row_metadata(self, row: int) -> Dict[str, Optional[str]]:
         return {name: self.columns.column(name)[row].as_py() for name in self.metadata_columns}
