@@ -85,15 +85,22 @@ class WriteSummary(beam.PTransform):
         counted["matched_objects"] = (
             counted["matches"] | "MatchedUris" >> beam.Map(_uri_of) | "DistinctUris" >> beam.Distinct()
         )
-        counts = {
-            name: beam.pvalue.AsSingleton(pcoll | f"Count_{name}" >> beam.combiners.Count.Globally())
-            for name, pcoll in counted.items()
-        }
+        # one count per name over one flattened collection: a Count.Globally each would be ten
+        # combines, ten groupings and ten side inputs to build, plan and run
+        counts = (
+            [pcoll | f"Name_{name}" >> beam.Map(_constant, name) for name, pcoll in counted.items()]
+            | "Names" >> beam.Flatten()
+            | "Count" >> beam.combiners.Count.PerElement()
+        )
         return (
             pbegin
             | "Once" >> beam.Create([None])
-            | "Write" >> beam.Map(_write_summary, self._path, self._base, **counts)
+            | "Write" >> beam.Map(_write_summary, self._path, self._base, list(counted), beam.pvalue.AsDict(counts))
         )
+
+
+def _constant(_, value):
+    return value
 
 
 def _uri_of(row: Dict) -> str:
@@ -118,8 +125,8 @@ def summary(base: Dict, counts: Dict[str, int]) -> Dict:
     return result
 
 
-def _write_summary(_, path: str, base: Dict, **counts) -> Dict:
-    document = summary(base, counts)
+def _write_summary(_, path: str, base: Dict, names: List[str], counts: Dict[str, int]) -> Dict:
+    document = summary(base, {name: counts.get(name, 0) for name in names})
     with FileSystems.create(path, mime_type="application/json") as f:
         f.write(json.dumps(document, indent=2, sort_keys=True).encode() + b"\n")
     return document
