@@ -21,7 +21,7 @@ from transforms.media.hashing import MediaHashes
 from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry, Tables
 from transforms.registry.snapshots import Snapshot
-from transforms.reports.writers import WriteParquetFolder
+from transforms.reports.parquet_folder import WriteParquetFolder
 from transforms.schemas import match_schema
 from transforms.signals import SIGNALS
 from transforms.signals.base import SCORE_COLUMNS, Index, Signal, is_derived

@@ -8,25 +8,8 @@ from typing import Dict, List, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.reports.parquet_folder import WriteParquetFolder
 from transforms.schemas import ERROR_SCHEMA
-
-
-class WriteParquetFolder(beam.PTransform):
-    """Rows (dicts) -> FOLDER/part-SSSSS-of-NNNNN.parquet, zstd-compressed. An empty input still
-    writes one file with the schema, so readers of an empty folder see the columns."""
-
-    def __init__(self, folder: str, schema):
-        super().__init__()
-        self._folder = folder
-        self._schema = schema
-
-    def expand(self, rows):
-        return rows | beam.io.WriteToParquet(
-            FileSystems.join(self._folder, "part"),
-            self._schema,
-            codec="zstd",
-            file_name_suffix=".parquet",
-        )
 
 
 def error_row(error, run_id: str) -> dict:

@@ -6,7 +6,6 @@ version and files matched against) and `OUTPUT/run=R/_SUCCESS`. A run killed hal
 whose writes failed, leaves no marker: later runs ignore what it wrote and hash its objects again.
 """
 import json
-import os
 import posixpath
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +13,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+
+from transforms.reports.parquet_folder import TEMP_PREFIX, delete_files
 
 COMMIT_MARKER = "_COMMITTED"
 REPORT_MARKER = "_SUCCESS"
@@ -71,15 +72,8 @@ def latest_commit(hashes_uri: str) -> Optional[Commit]:
 def clear_leftovers(root: str) -> int:
     """Remove the temporary files (`beam-temp-*`) that runs killed while writing left under
     ROOT/run=*/PART/; returns how many. A finished write removes its own."""
-    leftovers = _matching(FileSystems.join(root, "run=*", "*", "beam-temp-*", "*"))
-    if leftovers:
-        FileSystems.delete(leftovers)
-    for folder in {posixpath.dirname(path) for path in leftovers}:
-        if "://" not in folder:
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass
+    leftovers = _matching(FileSystems.join(root, "run=*", "*", f"{TEMP_PREFIX}*", "*"))
+    delete_files(leftovers)
     return len(leftovers)
 
 

@@ -15,7 +15,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.media.hashing import MediaHashes, hasher_version
-from transforms.reports.writers import WriteParquetFolder
+from transforms.reports.parquet_folder import WriteParquetFolder
 from transforms.schemas import HASH_SCHEMA, STATE_SCHEMA
 from transforms.signals import SIGNALS
 from transforms.signals.base import SignalHash
