@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 import numba
 import numpy as np
 from llvmlite import ir
-from numba.core import types
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 HASH_BYTES = 32
@@ -98,51 +98,101 @@ def _build_tables(words, order, starts, bucket_base):
             fill[keys[row]] += 1
 
 
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Start loading array[index] (a C-contiguous 1-D array) into the cache, without waiting."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        pointer = cgutils.get_item_pointer(context, builder, array_type,
+                                           context.make_array(array_type)(context, builder, args[0]), [args[1]])
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        prefetch = builder.module.declare_intrinsic("llvm.prefetch", fnty=ir.FunctionType(
+            ir.VoidType(), [byte_pointer, i32, i32, i32]))
+        # a read, kept in every cache level, of data
+        builder.call(prefetch, [builder.bitcast(pointer, byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+_AHEAD = 8  # reads asked for this many steps before they are needed
+
+
 @numba.njit(cache=True, nogil=True)
 def _search(words, order, starts, bucket_base, radius, masks, mask_start, mask_count, queries, threshold):
-    """Multi-index hashing: every (query, row, distance) within threshold, each pair once."""
+    """Multi-index hashing: every (query, row, distance) within threshold, each pair once.
+
+    A query's reads are scattered over hundreds of MB (bucket starts, permutations, hashes), so
+    each query runs in three passes (bucket bounds, candidate rows, distances), each asking for
+    the reads it will need a few steps ahead: many loads in flight instead of one at a time."""
+    tables = _WIDTHS.shape[0]
+    rows_per_table = order.shape[1]
+    order_flat, words_flat = order.reshape(-1), words.reshape(-1)
+    probes = mask_count.sum()
+    bucket = np.empty(probes, np.int64)
+    table = np.empty(probes, np.int64)
+    first = np.empty(probes, np.int64)
+    last = np.empty(probes, np.int64)
+    candidates = np.empty(1024, np.int64)
+    candidate_table = np.empty(1024, np.int64)
     capacity = 1024
     out_query = np.empty(capacity, np.int64)
     out_row = np.empty(capacity, np.int64)
     out_distance = np.empty(capacity, np.int32)
     found = 0
-    tables = _WIDTHS.shape[0]
     for q in range(queries.shape[0]):
         q0, q1, q2, q3 = queries[q, 0], queries[q, 1], queries[q, 2], queries[q, 3]
+        p = 0
         for t in range(tables):
             if radius[t] < 0:
                 continue
             key = np.int64(_substring(q0, q1, q2, q3, _STARTS_BIT[t], _WIDTHS[t]))
-            base = bucket_base[t]
             for m in range(mask_start[t], mask_start[t] + mask_count[t]):
-                probe = base + (key ^ masks[m])
-                for position in range(starts[probe], starts[probe + 1]):
-                    row = order[t, position]
-                    x0, x1 = words[row, 0] ^ q0, words[row, 1] ^ q1
-                    distance = _popcount(x0) + _popcount(x1)
-                    if distance > threshold:
-                        continue
-                    x2, x3 = words[row, 2] ^ q2, words[row, 3] ^ q3
-                    distance += _popcount(x2) + _popcount(x3)
-                    if distance > threshold:
-                        continue
-                    # keep the pair only in the first table whose substring is within its radius
-                    seen = False
-                    for earlier in range(t):
-                        if radius[earlier] >= 0 and _popcount(
-                            _substring(x0, x1, x2, x3, _STARTS_BIT[earlier], _WIDTHS[earlier])
-                        ) <= radius[earlier]:
-                            seen = True
-                            break
-                    if seen:
-                        continue
-                    if found == capacity:
-                        capacity *= 2
-                        out_query = np.concatenate((out_query, np.empty(capacity - found, np.int64)))
-                        out_row = np.concatenate((out_row, np.empty(capacity - found, np.int64)))
-                        out_distance = np.concatenate((out_distance, np.empty(capacity - found, np.int32)))
-                    out_query[found], out_row[found], out_distance[found] = q, row, distance
-                    found += 1
+                bucket[p], table[p] = bucket_base[t] + (key ^ masks[m]), t
+                p += 1
+        total = 0
+        for i in range(p):
+            if i + _AHEAD < p:
+                _prefetch(starts, bucket[i + _AHEAD])
+            first[i], last[i] = starts[bucket[i]], starts[bucket[i] + 1]
+            total += last[i] - first[i]
+        if total > candidates.shape[0]:
+            candidates, candidate_table = np.empty(2 * total, np.int64), np.empty(2 * total, np.int64)
+        c = 0
+        for i in range(p):
+            ahead = i + _AHEAD
+            if ahead < p and first[ahead] < last[ahead]:
+                _prefetch(order_flat, table[ahead] * rows_per_table + first[ahead])
+            for position in range(first[i], last[i]):
+                candidates[c], candidate_table[c] = order[table[i], position], table[i]
+                c += 1
+        for j in range(c):
+            if j + _AHEAD < c:
+                _prefetch(words_flat, candidates[j + _AHEAD] * 4)
+            row = candidates[j]
+            x0, x1, x2, x3 = words[row, 0] ^ q0, words[row, 1] ^ q1, words[row, 2] ^ q2, words[row, 3] ^ q3
+            distance = _popcount(x0) + _popcount(x1) + _popcount(x2) + _popcount(x3)
+            if distance > threshold:
+                continue
+            # keep the pair only in the first table whose substring is within its radius
+            seen = False
+            for earlier in range(candidate_table[j]):
+                if radius[earlier] >= 0 and _popcount(
+                    _substring(x0, x1, x2, x3, _STARTS_BIT[earlier], _WIDTHS[earlier])
+                ) <= radius[earlier]:
+                    seen = True
+                    break
+            if seen:
+                continue
+            if found == capacity:
+                capacity *= 2
+                out_query = np.concatenate((out_query, np.empty(capacity - found, np.int64)))
+                out_row = np.concatenate((out_row, np.empty(capacity - found, np.int64)))
+                out_distance = np.concatenate((out_distance, np.empty(capacity - found, np.int32)))
+            out_query[found], out_row[found], out_distance[found] = q, row, distance
+            found += 1
     return out_query[:found], out_row[:found], out_distance[:found]
 
 
