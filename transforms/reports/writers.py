@@ -77,7 +77,7 @@ class WriteSummary(beam.PTransform):
         )
         return (
             pbegin
-            | "Once" >> beam.Create([None])
+            | "Once" >> beam.Impulse()
             | "Write" >> beam.Map(_write_summary, self._path, self._base, list(counted), beam.pvalue.AsDict(counts))
         )
 

@@ -217,7 +217,8 @@ class PdqIndex:
     a query, still far fewer rows read than brute force's every row); above, brute force does.
     Memory: 32 bytes of hash and 48 bytes of permutations per hash, plus 134 MB of bucket starts.
     At 10M hashes a query reads some 13,000 scattered cache lines (1,948 probes, 9,100 candidate
-    rows at threshold 31): the search is bound by memory latency, not by the XOR and popcount.
+    rows at threshold 31): the search is bound by memory latency, not by the XOR and popcount,
+    hence its passes that ask for their reads ahead.
     """
 
     _MAX_RADIUS = 4  # thresholds up to 59; beyond, the brute-force index answers

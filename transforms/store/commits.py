@@ -114,4 +114,4 @@ class WriteMarkers(beam.PTransform):
 
     def expand(self, pbegin):
         waits = [beam.pvalue.AsList(pcoll) for pcoll in self._after]
-        return pbegin | "Once" >> beam.Create([None]) | "WriteMarkers" >> beam.Map(_write_markers, self._markers, *waits)
+        return pbegin | "Once" >> beam.Impulse() | "WriteMarkers" >> beam.Map(_write_markers, self._markers, *waits)
