@@ -9,7 +9,7 @@ to that one worker: the rest of its keys, after the last one listed, is cut into
 `prefix_unlistable` error row for what it concerns, and the run goes on.
 """
 import string
-from typing import Iterator, List, NamedTuple, Optional, Sequence, Union
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Union
 
 import apache_beam as beam
 
@@ -63,17 +63,30 @@ def walk(store, location: Location, depth: int, split_pages: int) -> Iterator[Un
     if depth == 0:
         yield KeyRange(location.prefix)
         return
-    first, pages = None, 0
-    for page in store.pages(location.bucket, location.prefix, delimiter="/"):
+    listing = store.pages(location.bucket, location.prefix, delimiter="/")
+    for item in _pages_then_rest(listing, KeyRange(location.prefix), split_pages):
+        if isinstance(item, KeyRange):
+            yield item
+            continue
+        yield from item.objects
+        for prefix in item.prefixes:
+            yield from walk(store, location._replace(prefix=prefix), depth - 1, split_pages)
+
+
+def _pages_then_rest(pages: Iterable[Page], key_range: KeyRange,
+                     split_pages: Optional[int]) -> Iterator[Union[Page, KeyRange]]:
+    """The non-empty pages of a listing of `key_range`; after `split_pages` of them (None: no
+    limit), the KeyRanges of the keys after the last one listed instead of more pages. A caller
+    that stops early (a range's end reached) gets no ranges."""
+    first, count = None, 0
+    for page in pages:
         if page.last_key is None:
             continue
         first = first or page.first_key
-        yield from page.objects
-        for prefix in page.prefixes:
-            yield from walk(store, location._replace(prefix=prefix), depth - 1, split_pages)
-        pages += 1
-        if pages > split_pages:
-            yield from split_remainder(KeyRange(location.prefix), first, page.last_key, _keys(page))
+        yield page
+        count += 1
+        if split_pages and count > split_pages:
+            yield from split_remainder(key_range, first, page.last_key, _keys(page))
             return
 
 
@@ -120,20 +133,15 @@ class _ListRange(beam.DoFn):
         self._store = Stores(self._settings).get(self._location.scheme)
 
     def process(self, key_range: KeyRange):
-        first, pages = None, 0
         try:
-            for page in self._store.pages(self._location.bucket, key_range.prefix, key_range.after):
-                if page.last_key is None:
+            listing = self._store.pages(self._location.bucket, key_range.prefix, key_range.after)
+            for item in _pages_then_rest(listing, key_range, self._split_pages):
+                if isinstance(item, KeyRange):  # more than one worker's share: the rest goes on
+                    self._ranges.inc()
+                    yield beam.pvalue.TaggedOutput("ranges", item)
                     continue
-                first = first or page.first_key
-                yield from (o for o in page.objects if key_range.holds(parse_location(o.uri).prefix))
-                if key_range.upto is not None and page.last_key >= key_range.upto:
-                    return
-                pages += 1
-                if self._split_pages and pages > self._split_pages:  # more than one worker's share
-                    for rest in split_remainder(key_range, first, page.last_key, _keys(page)):
-                        self._ranges.inc()
-                        yield beam.pvalue.TaggedOutput("ranges", rest)
+                yield from (o for o in item.objects if key_range.holds(parse_location(o.uri).prefix))
+                if key_range.upto is not None and item.last_key >= key_range.upto:
                     return
         except Exception as e:  # retried by the client; a range that still fails is reported
             where = f"{self._location.scheme}://{self._location.bucket}/{key_range.prefix}"

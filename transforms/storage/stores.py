@@ -56,11 +56,11 @@ class Page(NamedTuple):
 
 
 # After every key that starts with a prefix: U+10FFFF is a noncharacter, which keys do not hold.
-PAST = "\U0010ffff"
+_PAST = "\U0010ffff"
 
 
 def _page(objects: List[MediaObject], keys: List[str], prefixes: List[str]) -> Page:
-    covered = sorted(keys[:1] + keys[-1:] + prefixes[:1] + [p + PAST for p in prefixes[-1:]])
+    covered = sorted(keys[:1] + keys[-1:] + prefixes[:1] + [p + _PAST for p in prefixes[-1:]])
     return Page(objects, prefixes, covered[0] if covered else None, covered[-1] if covered else None)
 
 
