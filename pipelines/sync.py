@@ -31,7 +31,7 @@ from pipelines.config import OneLineParser, UsageError, run_command
 from pipelines.options import show_progress
 from transforms.registry import ncmec, stopncii
 from transforms.registry.feed import Batch, newest
-from transforms.registry.http import FeedError, HttpSettings
+from transforms.registry.http import FeedError, HttpSettings, safe_url
 from transforms.registry.journal import FLUSH_RECORDS, Journal
 from transforms.registry.snapshots import RegistryRefused
 from transforms.registry.versions import SyncRefused, base_version, merged_source, prune, write_version
@@ -139,7 +139,8 @@ def sync(args) -> Dict:
     FileSystems.set_options(PipelineOptions([f"--s3_endpoint_url={args.s3_endpoint_url}"] if args.s3_endpoint_url else []))
     base = base_version(args.registry)
     previous = base.source(args.source)
-    settings = {"source": args.source, "api_url": args.api_url.rstrip("/"),
+    # Kept in the manifest and the journal: the URL without a user part or query, which may hold secrets.
+    settings = {"source": args.source, "api_url": safe_url(args.api_url).rstrip("/"),
                 "members": list(ncmec.member_filter(getattr(args, "member_id", None)))}
     keep_previous = previous.get("settings", settings) == settings
     if not keep_previous:

@@ -24,6 +24,8 @@ SIGNAL_TYPES = {"ImagePDQ": "pdq", "VideoMD5": "md5", "VideoTMK": "tmk_pdqf",
                 "Text": "text", "URL": "url", "Unknown": "unknown"}
 KEPT = {"Received", "Active"}
 REMOVED = {"Withdrawn", "Deleted"}
+# Timestamps are unix seconds held as int64 (the journal, the checkpoints): larger ones are malformed.
+MAX_TIMESTAMP = (1 << 63) - 1
 MAX_ID_VALUE = 128  # longer hash values (VideoTMK) are named by their sha256 in entry ids
 
 
@@ -50,6 +52,10 @@ def _joined(value) -> Optional[str]:
     return str(value) if value not in (None, "") else None
 
 
+def _timestamp(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIMESTAMP
+
+
 def _record(raw, counts: Counter) -> Optional[Record]:
     if not isinstance(raw, dict):
         counts["malformed_record"] += 1
@@ -57,7 +63,7 @@ def _record(raw, counts: Counter) -> Optional[Record]:
     value, kind, status = raw.get("hashValue"), raw.get("signalType"), raw.get("hashStatus")
     updated_at = raw.get("lastModtimestamp")
     if not isinstance(value, str) or not value.strip() or not isinstance(kind, str) or not isinstance(status, str) \
-            or not isinstance(updated_at, int) or isinstance(updated_at, bool):
+            or not _timestamp(updated_at):
         counts["malformed_record"] += 1
         return None
     value = value.strip()
@@ -78,15 +84,17 @@ def parse_page(data: bytes) -> Page:
     """One FetchHashes answer; FeedError if it is not the JSON the API sends."""
     try:
         document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FeedError(f"stopncii: a FetchHashes answer is not JSON ({e})") from None
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, or an integer of too many digits
+        raise FeedError(f"stopncii: a FetchHashes answer is not JSON ({str(e)[:200]})") from None
+    except RecursionError:
+        raise FeedError("stopncii: a FetchHashes answer is nested too deep to be the API's JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("hashRecords", []), list):
         raise FeedError("stopncii: a FetchHashes answer has no list of hashRecords")
     counts: Counter = Counter()
     records = [r for r in (_record(raw, counts) for raw in document.get("hashRecords", [])) if r]
     next_set = document.get("nextSetTimestamp")
-    if next_set is not None and (not isinstance(next_set, int) or isinstance(next_set, bool)):
-        raise FeedError(f"stopncii: nextSetTimestamp is {str(next_set)[:40]!r}, not a number")
+    if next_set is not None and not _timestamp(next_set):
+        raise FeedError(f"stopncii: nextSetTimestamp is {str(next_set)[:40]!r}, not a unix time")
     return Page(records, str(document.get("nextPageToken") or ""), bool(document.get("hasMoreRecords")),
                 next_set, counts)
 
