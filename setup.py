@@ -27,5 +27,5 @@ setup(
         "dataflow": ["build>=1"],
         "test": ["pytest>=8", "duckdb>=1.0", "moto[server]>=5", "gcp-storage-emulator>=2024.8", "build>=1"],
     },
-    entry_points={"console_scripts": ["takedown-scan=pipelines.cli:main"]},
+    entry_points={"console_scripts": ["takedown-scan=pipelines.cli:run"]},
 )

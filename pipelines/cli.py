@@ -1,4 +1,6 @@
 """The `takedown-scan` console script: `takedown-scan COMMAND ...` runs pipelines.COMMAND."""
+import logging
+import os
 import sys
 from typing import List, Optional
 
@@ -26,11 +28,29 @@ each command has its own --help"""
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)  # asked for: on stdout, so that `takedown-scan --help | less` shows it
+        return 0
     if not argv or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
-        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+        return 2
     return COMMANDS[argv[0]](argv[1:])
 
 
+def run() -> None:
+    """The console script: main(), then an exit that does not wait on threads. Native threads
+    that libraries leave behind (Arrow's and gRPC's pools) could abort the process while C++
+    tears them down at exit ("terminate called without an active exception", exit 134) after
+    the command had done its work and said so."""
+    status = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more to say
+            status = status or 1
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

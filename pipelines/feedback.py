@@ -4,7 +4,9 @@ with --send, sent with the sync's credentials.
     takedown-scan feedback OUTPUT --to ncmec|stopncii --out DIR [--send] [--api-url URL]
                            [--negative_reason GUID] [--tag TAG ...] [--credentials-file FILE]
 
-NCMEC: DIR/ncmec/MEMBER-ID-FINGERPRINT.xml, a v2 `feedbackSubmission` per entry and fingerprint
+Only verdicts on a registry's own entries go to it: ids `ncmec:MEMBER-ID` (as `sync ncmec` writes
+them) to NCMEC, `stopncii:HASH` to StopNCII; the others are counted and left out.
+NCMEC: DIR/ncmec/MEMBER-ID-FINGERPRINT.xml (the ids percent-encoded), a v2 `feedbackSubmission` per entry and fingerprint
 (affirmative for a confirmed match, negative with a reason GUID for a false one: --negative_reason,
 or with --send the API's only reason for that fingerprint type), PUT to
 /v2/entries/MEMBER/ID/FINGERPRINT/feedback. StopNCII: DIR/stopncii/feedback.json, `SubmitFeedback`
@@ -20,8 +22,8 @@ from pipelines.config import OneLineParser, run_command
 from pipelines.sync import credentials
 from transforms.registry import ncmec, stopncii
 from transforms.registry.http import FeedError, HttpSettings
-from transforms.reports.feedback import (FeedbackError, ncmec_document, ncmec_feedback, stopncii_bytes,
-                                         stopncii_document, unsendable_to_stopncii)
+from transforms.reports.feedback import (ID_FORMS, FeedbackError, foreign_verdicts, ncmec_document, ncmec_feedback,
+                                         ncmec_file_name, stopncii_bytes, stopncii_document, unsendable_to_stopncii)
 from transforms.reports.reviews import read_reviews
 from transforms.reports.view import ReportError
 
@@ -64,7 +66,7 @@ def _ncmec(args, reviews) -> int:
                                     f"feedback: choose one with --negative_reason ({reasons[fingerprint]})")
             reason = next(iter(reasons[fingerprint]))
         document = ncmec_document(verdict, reason)
-        _write(os.path.join(args.out, "ncmec", f"{member}-{entry}-{fingerprint}.xml"), document)
+        _write(os.path.join(args.out, "ncmec", ncmec_file_name(member, entry, fingerprint)), document)
         documents.append((member, entry, fingerprint, document))
     for member, entry, fingerprint, document in documents if client else ():
         client.send_feedback(member, entry, fingerprint, document)
@@ -90,8 +92,11 @@ def feedback(argv: List[str]) -> None:
     args = parser().parse_args(argv)
     reviews = read_reviews(args.output)
     count = (_ncmec if args.to == "ncmec" else _stopncii)(args, reviews)
+    foreign = foreign_verdicts(reviews, args.to)
     print(f"takedown-scan: {count} {args.to} feedback item(s) written to {args.out}"
-          + (" and sent" if args.send else ""), file=sys.stderr)
+          + (" and sent" if args.send else "")
+          + (f"; {foreign} verdict(s) left out: their entry ids are not {ID_FORMS[args.to]}" if foreign else ""),
+          file=sys.stderr)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -116,7 +116,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     show_progress()
     try:
         if "-h" in argv or "--help" in argv:
-            print_help("python -m pipelines.rematch", __doc__.split("\n\n")[0], RematchOptions, JobOptions)
+            print_help("takedown-scan rematch", __doc__.split("\n\n")[0], RematchOptions, JobOptions)
             return 0
         options = RematchOptions(expand_config(argv, DEFAULT_CONFIG, option_parser()))
         FileSystems.set_options(options)

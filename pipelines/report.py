@@ -12,6 +12,7 @@ Beam pipeline: it reads a night's reports, which fit in one process.
 """
 import argparse
 import csv
+import os
 import sys
 from typing import List, Optional
 
@@ -19,7 +20,7 @@ from pipelines.config import OneLineParser, UsageError, run_command
 from transforms.reports.page import render_page
 from transforms.reports.reviews import read_reviews
 from transforms.reports.view import (MAX_MATCH_SHARE, MAX_MATCHES_PER_ENTRY, ReportError, choose_runs,
-                                     flood_guard, queue, queue_columns, read_report, render_text)
+                                     flood_guard, queue, queue_columns, read_report, render_text, spreadsheet_cell)
 
 
 
@@ -38,6 +39,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _file(path: str, option: str):
+    """A text file to write, its folder made; a UsageError when the path names a folder."""
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a folder: name the file to write")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return open(path, "w", newline="", encoding="utf-8")
+
+
 def report(argv: List[str]) -> None:
     args = parser().parse_args(argv)
     if args.max_matches_per_entry < 1 or not 0 < args.max_match_share <= 1:
@@ -46,12 +55,12 @@ def report(argv: List[str]) -> None:
     chosen.reviews = read_reviews(args.output)
     flood_guard(chosen, args.max_matches_per_entry, args.max_match_share)
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+        with _file(args.csv, "--csv") as f:
             writer = csv.DictWriter(f, fieldnames=queue_columns(chosen))
             writer.writeheader()
-            writer.writerows(queue(chosen))
+            writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in queue(chosen))
     if args.html:
-        with open(args.html, "w", encoding="utf-8") as f:
+        with _file(args.html, "--html") as f:
             f.write(render_page(chosen))
     sys.stdout.write(render_text(chosen))
 

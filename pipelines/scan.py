@@ -334,7 +334,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         # ScanOptions, not PipelineOptions: Beam's base class parses with an empty parser, so
         # its --help would list nothing. Beam's own options still apply through view_as.
         if "-h" in argv or "--help" in argv:
-            print_help("python -m pipelines.scan", __doc__.split("\n\n")[0], ScanOptions, JobOptions)
+            print_help("takedown-scan scan", __doc__.split("\n\n")[0], ScanOptions, JobOptions)
             return 0
         scan = ScanOptions(expand_config(argv, DEFAULT_CONFIG, option_parser()))
         FileSystems.set_options(scan)  # the registry may be on s3:// behind --s3_endpoint_url

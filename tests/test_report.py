@@ -102,7 +102,7 @@ def test_bad_report_requests_are_one_line_and_exit_2(nights, capsys, tmp_path):
 
 def test_the_console_script_lists_every_command_and_each_has_its_help(capsys):
     assert cli.main(["--help"]) == 0
-    listed = capsys.readouterr().err
+    listed = capsys.readouterr().out
     for command in ("scan", "rematch", "sync", "report", "review", "feedback"):
         assert f"\n  {command} " in listed
     for command in (["report"], ["review"], ["feedback"], ["sync"], ["sync", "ncmec"]):

@@ -1,9 +1,13 @@
 """Verdicts turned into what the registries accept: NCMEC's v2 `feedbackSubmission` XML per entry
 and fingerprint (affirmative for a confirmed match, negative with a reason for a false one), and
 StopNCII's `SubmitFeedback` JSON (`hashFeedbacks`: Blocked for confirmed, NotBlocked for false).
-Only matches of entries from that registry count; a match's latest verdict decides.
+Only matches of entries from that registry count (ids `ncmec:MEMBER-ENTRY`, `stopncii:HASH`, as
+`sync` writes them); a match's latest verdict decides. Ids from the feed name files only
+percent-encoded, so that no id makes a path.
 """
+import hashlib
 import json
+import urllib.parse
 from typing import Dict, List, Optional, Tuple
 from xml.sax.saxutils import escape
 
@@ -22,6 +26,27 @@ def ncmec_entry(entry_id: str) -> Optional[Tuple[str, str]]:
         return None
     member, dash, entry = entry_id[len("ncmec:"):].partition("-")
     return (member, entry) if dash and member and entry else None
+
+
+ID_FORMS = {"ncmec": "ncmec:MEMBER-ENTRY", "stopncii": "stopncii:HASH"}
+_LONGEST_NAME = 200  # file systems allow 255 bytes a name
+
+
+def ncmec_file_name(member: str, entry: str, fingerprint: str) -> str:
+    """The file of one feedback document: the ids percent-encoded (no "/", NUL or ".." path
+    survives), a long one cut and told apart by a digest of the whole."""
+    name = urllib.parse.quote(f"{member}-{entry}-{fingerprint}", safe="-_.~")
+    if len(name) > _LONGEST_NAME:
+        name = f"{name[:_LONGEST_NAME - 17]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    return name + ".xml"
+
+
+def foreign_verdicts(reviews: Dict[str, Dict], registry: str) -> int:
+    """How many verdicts are on entries of another source than `registry` (their ids are not of
+    the form ID_FORMS[registry]): feedback to `registry` leaves them out."""
+    if registry == "ncmec":
+        return sum(1 for r in reviews.values() if ncmec_entry(r.get("entry_id") or "") is None)
+    return sum(1 for r in reviews.values() if not (r.get("entry_id") or "").startswith("stopncii:"))
 
 
 def ncmec_document(verdict: str, reason_guid: Optional[str]) -> bytes:

@@ -139,6 +139,18 @@ def queue(report: Report) -> List[Dict]:
     return [{k: r.get(k) for k in queue_columns(report)} for r in rows]
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP's CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value):
+    """A queue value as a CSV cell that a spreadsheet shows and never runs: text that would start a
+    formula gets a leading apostrophe, the value otherwise as it is."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def distance_band(distance) -> str:
     if distance is None:
         return "exact"
