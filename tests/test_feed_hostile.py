@@ -3,6 +3,7 @@ bodies sent a byte at a time (the deadline holds), JSON nested too deep or numbe
 (one line and exit 2, or a counted malformed record), and a secret in --api-url (never written)."""
 import glob
 import json
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -10,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipelines import feedback
+from pipelines import feedback, scan
+from pipelines.scan import SAMPLE
 from tests.feeds import NcmecServer, StopnciiServer
 from tests.test_sync import MEMBER, T0, ncmec_argv, ncmec_env, ncmec_registry, pdq, run
 from transforms.registry.http import FeedError, HttpSettings, get
@@ -218,3 +220,14 @@ def test_feedback_send_refuses_a_redirect_too(hostile, tmp_path, capsys):
                             f"--api-url={front.base}/v1", f"--credentials-file={tmp_path / 'keys'}"])
     err = capsys.readouterr().err
     assert status == 2 and "redirects to another server" in err and elsewhere.requests == []
+
+
+def test_a_registry_with_too_many_metadata_columns_is_refused_at_once(tmp_path, capsys):
+    columns = [f"m{i}" for i in range(10_000)]
+    registry = tmp_path / "registry.csv"
+    registry.write_text("entry_id,signal_type,signal_value," + ",".join(columns) + "\n"
+                        + f"E1,pdq,{pdq(1)}," + ",".join("x" for _ in columns) + "\n")
+    status = scan.main([f"--media={os.path.join(SAMPLE, 'media')}", f"--registry={registry}",
+                        f"--output={tmp_path / 'out'}"])
+    err = capsys.readouterr().err
+    assert status == 2 and "10000 metadata columns" in err and err.count("\n") == 1, err

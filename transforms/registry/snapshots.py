@@ -101,10 +101,18 @@ def _read_bytes(path: str) -> bytes:
         raise RegistryRefused(f"registry file {path} cannot be read: {type(e).__name__}: {e}") from None
 
 
+# Metadata columns a registry file may carry into match rows: each costs every match row and the
+# scan's index a column (10,000 of them took a scan of one row 131 s).
+MAX_METADATA_COLUMNS = 100
+
+
 def _check_columns(path: str, columns: Sequence[str]) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise RegistryRefused(f"registry file {path} lacks the column(s) {', '.join(missing)}")
+    if len(columns) - len(REQUIRED_COLUMNS) > MAX_METADATA_COLUMNS:
+        raise RegistryRefused(f"registry file {path} has {len(columns) - len(REQUIRED_COLUMNS)} metadata columns "
+                              f"(at most {MAX_METADATA_COLUMNS} are carried into match rows)")
 
 
 Batches = Iterator[Tuple[pa.Table, np.ndarray]]  # rows as text columns, and the line of each
@@ -116,6 +124,13 @@ def _csv_batches(path: str, data: bytes, rejects: List[Reject]) -> Batches:
     write), else by Python's csv module, which says which line is malformed and how."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    end = data.find(b"\n")
+    try:
+        first_line = (data if end < 0 else data[:end]).decode("utf-8")
+    except UnicodeDecodeError:
+        first_line = ""  # refused below, with the reason
+    if first_line.strip():  # the header checked before Arrow parses every column
+        _check_columns(path, [name.strip() for name in next(csv.reader([first_line]))])
     table = _csv_by_arrow(data)
     if table is not None:
         _check_columns(path, table.column_names)
