@@ -26,6 +26,7 @@ from pipelines.options import (
 )
 from transforms.matching.matcher import MatchMedia, MatchSettings, WriteMatches
 from transforms.matching.new_entries import MatchStored
+from transforms.media.costs import CostSettings
 from transforms.media.hashing import HashMedia, HashSettings
 from transforms.media.videos import VideoSettings
 from transforms.registry.rows import Registry
@@ -74,6 +75,9 @@ class ScanOptions(PipelineOptions):
                            help="Longer videos fail with too_long.")
         group.add_argument("--max_video_frames", type=int, default=VideoSettings.max_frames,
                            help="Videos and animations with more frames to hash fail with too_long.")
+        group.add_argument("--hash_cpu_s", type=float, default=CostSettings.base_s,
+                           help="CPU seconds hashing one object may take, plus 0.05 s a megapixel of its frames and "
+                                "0.5 s a second of video; then it fails with over_budget.")
         group.add_argument("--read_concurrency", type=int,
                            help=f"Objects read and hashed at once by each worker (default: the cores for local media, "
                                 f"{REMOTE_READ_CONCURRENCY} for gs:// and s3://).")
@@ -139,8 +143,10 @@ def check_options(scan: ScanOptions) -> None:
         _check_media(scan)
     check_match_options(job)
     check_packaging(scan)
-    if scan.max_object_bytes <= 0 or scan.max_pixels <= 0 or scan.max_total_pixels <= 0 or scan.max_inflight_bytes <= 0:
-        raise UsageError("--max_object_bytes, --max_pixels, --max_total_pixels and --max_inflight_bytes must be positive")
+    if scan.max_object_bytes <= 0 or scan.max_pixels <= 0 or scan.max_total_pixels <= 0 or scan.max_inflight_bytes <= 0 \
+            or not scan.hash_cpu_s > 0:
+        raise UsageError("--max_object_bytes, --max_pixels, --max_total_pixels, --max_inflight_bytes and --hash_cpu_s "
+                         "must be positive")
     if (scan.read_concurrency is not None and scan.read_concurrency < 1) or scan.read_attempts < 1 or scan.object_timeout_s <= 0 or scan.list_split_depth < 0 or scan.list_split_pages < 1:
         raise UsageError(
             "--read_concurrency and --read_attempts must be >= 1, --object_timeout_s > 0, --list_split_depth >= 0, "
@@ -243,6 +249,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             max_pixels=scan.max_pixels,
             max_total_pixels=scan.max_total_pixels,
             video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames, scan.tmk),
+            costs=CostSettings(base_s=scan.hash_cpu_s),
             stores=store_settings(scan),
             concurrency=read_concurrency(scan),
             max_inflight_bytes=scan.max_inflight_bytes,

@@ -13,7 +13,9 @@ REASONS = {
     # counted as objects); the others stand for one listed entry each
     "list": ("prefix_unlistable", "unlistable", "special_file", "symlink_skipped", "outside_media"),
     "read": ("empty", "too_large", "gone", "unreadable"),
-    "decode": ("unsupported_type", "truncated", "corrupt", "too_many_pixels", "too_long", "no_video_stream"),
+    # over_budget: decoding would cost, or did cost, more CPU than the object's budget (media/costs.py)
+    "decode": ("unsupported_type", "truncated", "corrupt", "too_many_pixels", "too_long", "no_video_stream",
+               "over_budget"),
     "hash": ("hash_failed",),
 }
 STAGE_OF = {reason: stage for stage, reasons in REASONS.items() for reason in reasons}

@@ -24,6 +24,7 @@ import pdqhash
 from threadpoolctl import threadpool_limits
 
 from transforms.media.budget import process_budget
+from transforms.media.costs import CostSettings, CpuBudget
 from transforms.media.images import FrameHash, hash_image
 from transforms.media.sniffing import HEAD_BYTES, sniff
 from transforms.media.videos import VideoSettings, hash_video
@@ -52,6 +53,7 @@ class HashSettings:
     max_pixels: int = 100_000_000
     max_total_pixels: int = 1_000_000_000  # all frames or pages of one animated or multi-page image
     video: VideoSettings = VideoSettings()
+    costs: CostSettings = CostSettings()  # the CPU time one object's hashing may take
     stores: StoreSettings = StoreSettings()
     concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
     max_inflight_bytes: int = 1 << 30  # bytes of objects being read and hashed at once, per worker process
@@ -112,11 +114,12 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
     if not kind.decodable:
         raise MediaError("unsupported_type", f"{kind.format} {kind.media_type}s are not decoded")
     partial, tmk = False, None
+    budget = CpuBudget(settings.costs)
     try:
         if kind.media_type == "image":
-            frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels)
+            frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels, budget)
         else:
-            frames, partial, tmk = hash_video(data, settings.video)
+            frames, partial, tmk = hash_video(data, settings.video, budget, settings.max_pixels)
     except MediaError:
         raise
     except MemoryError:

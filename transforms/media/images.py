@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from transforms.media.borders import content_box
+from transforms.media.costs import BudgetedBytes, CpuBudget, check_jpeg_scans, gif_frame_count
 from transforms.reasons import MediaError
 from transforms.signals.base import SignalHash
 from transforms.signals.pdq import DIHEDRAL, pdq_of_luma
@@ -58,12 +59,13 @@ class FrameHash:
             yield SignalHash(value, f"{self.variant}/{name}", self.quality, self.time_s)
 
 
-def open_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Open image bytes and check their size from the header alone, before any pixel is decoded."""
+def open_image(data: bytes, max_pixels: int, budget: Optional[CpuBudget] = None) -> Image.Image:
+    """Open image bytes and check their size from the header alone, before any pixel is decoded.
+    With a budget, every block the decoder reads later checks it."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(BudgetedBytes(data, budget))
     except Image.UnidentifiedImageError as e:
         raise MediaError("corrupt", f"not a decodable image: {e}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
@@ -194,46 +196,59 @@ def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None, full_size=No
 _CANVAS_FORMATS = {"GIF", "PNG", "WEBP"}
 
 
-def _frame_sizes(image: Image.Image, frame_count: int) -> List[Tuple[int, int]]:
-    """Every frame's (or page's) size, without decoding any: the canvas for animations, each
-    page's header for multi-page files (TIFF)."""
+def _frame_sizes(image: Image.Image, data: bytes, max_frames: int) -> List[Tuple[int, int]]:
+    """Every frame's (or page's) size, without decoding any, counted no further than max_frames
+    + 1: the canvas for animations (a GIF's frames counted from its blocks, PNG's and WebP's from
+    their headers), each page's header for multi-page files (TIFF), read a page at a time."""
+    if image.format == "GIF":
+        return [image.size] * gif_frame_count(data, max_frames + 1)
     if image.format in _CANVAS_FORMATS:
-        return [image.size] * frame_count
-    sizes = []
-    for index in range(frame_count):
+        return [image.size] * getattr(image, "n_frames", 1)
+    sizes = [image.size]
+    while len(sizes) <= max_frames:
         try:
-            image.seek(index)
-        except EOFError as e:
-            raise MediaError("truncated", f"frame {index} of {frame_count} is missing: {e}") from None
+            image.seek(len(sizes))
+        except EOFError:
+            break
         except (OSError, SyntaxError, ValueError) as e:
-            raise MediaError("corrupt", f"frame {index}: {type(e).__name__}: {e}") from None
+            raise MediaError("corrupt", f"frame {len(sizes)}: {type(e).__name__}: {e}") from None
         sizes.append(image.size)
     image.seek(0)
     return sizes
 
 
-def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_pixels: Optional[int] = None) -> List[FrameHash]:
+def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_pixels: Optional[int] = None,
+               budget: Optional[CpuBudget] = None) -> List[FrameHash]:
     """PDQ hashes of an image file's bytes: its picture (and trimmed variant), or for an animated
     or multi-page image each frame's, timed by the frame durations. Every frame is checked against
-    `max_pixels`, and all of them together against `max_total_pixels`, before any is decoded.
-    Raises MediaError with a reason code."""
-    image = open_image(data, max_pixels)
-    frame_count = getattr(image, "n_frames", 1)
-    if frame_count <= 1:
-        return _frame_hashes(image)
-    if frame_count > max_frames:
-        raise MediaError("too_long", f"{frame_count} frames > limit {max_frames}")
-    sizes = _frame_sizes(image, frame_count)
+    `max_pixels`, and all of them together against `max_total_pixels`, before any is decoded; a
+    JPEG's scans are counted first too. With a budget, the decode stops when it runs over (see
+    costs.py). Raises MediaError with a reason code."""
+    image = open_image(data, max_pixels, budget)
+    if image.format in ("JPEG", "MPO"):
+        check_jpeg_scans(data)
+    sizes = _frame_sizes(image, data, max_frames) if getattr(image, "is_animated", False) else [image.size]
+    if len(sizes) > max_frames:
+        raise MediaError("too_long", f"more than {max_frames} frames")
     for index, (width, height) in enumerate(sizes):
         if width * height > max_pixels:
             raise MediaError("too_many_pixels", f"frame {index}: {width} x {height} = {width * height} pixels > "
                                                 f"limit {max_pixels}")
     total = sum(width * height for width, height in sizes)
     if max_total_pixels is not None and total > max_total_pixels:
-        raise MediaError("too_many_pixels", f"{frame_count} frames of {total} pixels in all > limit {max_total_pixels}")
+        raise MediaError("too_many_pixels", f"{len(sizes)} frames of {total} pixels in all > limit {max_total_pixels}")
+    if budget is not None:
+        budget.claim(megapixels=total / 1e6)
+    if len(sizes) == 1:
+        return _frame_hashes(image)
     hashes, time_s = [], 0.0
-    for index in range(frame_count):
-        image.seek(index)
+    for index in range(len(sizes)):
+        if budget is not None:
+            budget.check(f"frame {index}")
+        try:
+            image.seek(index)
+        except EOFError as e:
+            raise MediaError("truncated", f"frame {index} of {len(sizes)} is missing: {e}") from None
         hashes.extend(_frame_hashes(image, round(time_s, 3)))
         time_s += image.info.get("duration", 0) / 1000.0
     return hashes

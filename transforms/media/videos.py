@@ -8,8 +8,10 @@ turned upright.
 Every keyframe is hashed (the decoder skips the others, which is cheap); with `sample_seconds`
 > 0 every frame is decoded and one frame per `sample_seconds` is hashed as well, the vPDQ way,
 for videos whose keyframes are sparse. Rotation metadata is applied (the display matrix's angle is counter-clockwise). Limits: `max_seconds` of
-video (from the container, and again while decoding: a stream may lie about its length) and
-`max_frames` hashed frames.
+video (from the container, and again while decoding: a stream may lie about its length),
+`max_frames` hashed frames, `max_pixels` a frame (from the stream's header, and again for every
+decoded frame), and what costs.py bounds: packets are counted as they are demuxed (no more than
+MAX_FRAME_RATE a second of video time), and the CPU budget is checked for each.
 """
 import io
 import math
@@ -20,6 +22,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from transforms.media.costs import MAX_FRAME_RATE, CpuBudget
 from transforms.media.images import REDUCED_SIDE, FrameHash, picture_hashes
 from transforms.reasons import MediaError
 from transforms.media.sniffing import HEAD_BYTES, sniff
@@ -101,6 +104,31 @@ class _Budget:
 
     frames: int
     hashes: List[FrameHash]
+    cpu: CpuBudget
+    max_pixels: int  # of one frame
+
+
+def _check_pixels(width: int, height: int, limit: int, what: str) -> None:
+    if width * height > limit:
+        raise MediaError("too_many_pixels", f"{what}: {width} x {height} = {width * height} pixels > limit {limit}")
+
+
+def _packets(container, stream, rate: float, claimed_s: Optional[float], budget: CpuBudget):
+    """The stream's packets as they are demuxed, each counted against MAX_FRAME_RATE a second of
+    the video time they span, the CPU budget widened to that time and checked."""
+    first = None
+    span = 0.0
+    for number, packet in enumerate(container.demux(stream), 1):
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        time_s = float(stamp * packet.time_base) if stamp is not None and packet.time_base else number / rate
+        first = time_s if first is None else first
+        span = max(span, time_s - first)
+        if number > MAX_FRAME_RATE * (span + 1.0):
+            raise MediaError("over_budget", f"{number} packets in {span:.3f} s of video: more than "
+                                            f"{MAX_FRAME_RATE} a second")
+        budget.claim(seconds=max(claimed_s or 0.0, span))
+        budget.check(f"packet {number}")
+        yield packet
 
 
 def _open(data: bytes) -> av.container.InputContainer:
@@ -111,12 +139,14 @@ def _open(data: bytes) -> av.container.InputContainer:
 
 
 def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, budget: _Budget,
-                   tmk: Optional[TmkAccumulator] = None) -> Optional[float]:
+                   claimed_s: Optional[float], tmk: Optional[TmkAccumulator] = None) -> Optional[float]:
     """Hash video stream `index` of an open container into budget.hashes (and close the
     container), every frame into `tmk` too when given; returns the time of the stream's last
     decoded frame."""
     with container:
         stream = container.streams.video[index]
+        _check_pixels(stream.codec_context.width, stream.codec_context.height, budget.max_pixels,
+                      f"video stream {index}")
         stream.thread_type = "AUTO"
         stream.thread_count = DECODER_THREADS
         sampling = settings.sample_seconds > 0
@@ -126,8 +156,11 @@ def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, 
         start = container.start_time / av.time_base if container.start_time is not None else None
         reformatter = VideoReformatter()
         next_sample, last = 0.0, None
+        frames = (frame for packet in _packets(container, stream, rate, claimed_s, budget.cpu)
+                  for frame in packet.decode())
         try:
-            for number, frame in enumerate(container.decode(stream)):
+            for number, frame in enumerate(frames):
+                _check_pixels(frame.width, frame.height, budget.max_pixels, f"frame {number}")
                 time_s = float(frame.time) if frame.time is not None else number / rate
                 if time_s > settings.max_seconds:
                     raise MediaError("too_long", f"frames beyond {settings.max_seconds:.0f} s")
@@ -159,10 +192,13 @@ class VideoHashes(NamedTuple):
     tmk: Optional[TmkFeatures] = None  # the first video stream's TMK+PDQF
 
 
-def hash_video(data: bytes, settings: VideoSettings) -> VideoHashes:
+def hash_video(data: bytes, settings: VideoSettings, cpu: Optional[CpuBudget] = None,
+               max_pixels: int = 100_000_000) -> VideoHashes:
     """PDQ hashes (with trimmed variants) of the keyframes and sampled frames of every video
-    stream, within one budget of frames and seconds for all of them; and whether the video was
-    only partly decoded (the file ends early, or decoding stopped well before its duration)."""
+    stream, within one budget of frames, seconds and CPU time for all of them; and whether the
+    video was only partly decoded (the file ends early, or decoding stopped well before its
+    duration). A frame of more than `max_pixels` fails the video, before it is decoded when the
+    stream's header tells its size."""
     container = _open(data)
     streams = len(container.streams.video)
     duration = container.duration / av.time_base if container.duration else None
@@ -174,11 +210,11 @@ def hash_video(data: bytes, settings: VideoSettings) -> VideoHashes:
     except MediaError:
         container.close()
         raise
-    budget = _Budget(0, [])
+    budget = _Budget(0, [], cpu or CpuBudget(), max_pixels)
     tmk = TmkAccumulator() if settings.tmk else None
     # The first stream is decoded from the container opened here; each further one from its own
     # (a demuxer's packets are read once).
-    last_times = [_stream_hashes(container if index == 0 else _open(data), data, index, settings, budget,
+    last_times = [_stream_hashes(container if index == 0 else _open(data), data, index, settings, budget, duration,
                                  tmk if index == 0 else None)
                   for index in range(streams if settings.pdq_frames else 1)]
     if not budget.hashes and not (tmk is not None and tmk.frame_count):
