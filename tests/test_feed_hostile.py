@@ -231,3 +231,14 @@ def test_a_registry_with_too_many_metadata_columns_is_refused_at_once(tmp_path, 
                         f"--output={tmp_path / 'out'}"])
     err = capsys.readouterr().err
     assert status == 2 and "10000 metadata columns" in err and err.count("\n") == 1, err
+
+
+def test_a_next_link_that_names_another_server_is_refused(hostile):
+    from transforms.registry.ncmec import NcmecClient
+
+    elsewhere = hostile(body(b"<queryResult/>", "application/xml"))
+    port = elsewhere.base.rsplit(":", 1)[1]
+    client = NcmecClient("http://127.0.0.1:1", "user", "password", HttpSettings(retries=0))
+    with pytest.raises(FeedError, match="link to another server"):
+        client.entries(0, 1, f"@localhost:{port}/v2/entries?from=x")
+    assert elsewhere.requests == []

@@ -62,6 +62,16 @@ def origin(url: str) -> tuple:
     return scheme, (parts.hostname or "").lower(), port
 
 
+def under(base_url: str, path_and_query: str, source: str) -> str:
+    """base_url + a path the feed sent (a next link, a fingerprint's link); FeedError when the
+    result would name another server ("@host/..." after a base without a path does)."""
+    url = base_url + path_and_query
+    if origin(url) != origin(base_url) or urllib.parse.urlsplit(url).username is not None:
+        raise FeedError(f"{source}: the feed sent a link to another server ({safe_url(url)}); "
+                        "the credentials are only sent to the configured one")
+    return url
+
+
 class _Watchdog:
     """Shuts down the sockets of one request when its deadline passes, so that a server that
     sends a byte at a time cannot hold a read past it."""

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from transforms.registry.feed import Batch, Record
-from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send
+from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send, under
 from transforms.signals import SIGNALS
 
 DEFAULT_URL = "https://report.cybertip.org/hashsharing"
@@ -151,7 +151,7 @@ class NcmecClient:
         self.settings = settings
 
     def _get(self, path_and_query: str) -> bytes:
-        return get(self.base_url + path_and_query, self._headers, self.settings, "ncmec")
+        return get(under(self.base_url, path_and_query, "ncmec"), self._headers, self.settings, "ncmec")
 
     def status(self) -> str:
         """Who the credentials belong to (member id), checking them before any entry is fetched."""
