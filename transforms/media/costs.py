@@ -64,9 +64,11 @@ class BudgetedBytes(io.BytesIO):
 
 
 def check_jpeg_scans(data: bytes) -> None:
-    """Refuse a JPEG of more than MAX_JPEG_SCANS scans. A start-of-scan marker (FF DA) cannot
-    occur inside entropy-coded data (an FF there is followed by 00 or a restart number), so
-    counting the pair counts the scans, and a few stray ones in metadata do not matter."""
+    """Refuse a progressive JPEG of more than MAX_JPEG_SCANS scans (only progressive scans can
+    skip whole runs of blocks in a few bytes, so that a scan costs far more than its size; the
+    count costs about 1 ms a MB). A start-of-scan marker (FF DA) cannot occur inside
+    entropy-coded data (an FF there is followed by 00 or a restart number), so counting the pair
+    counts the scans, and a few stray ones in metadata do not matter."""
     scans = data.count(b"\xff\xda")
     if scans > MAX_JPEG_SCANS:
         raise MediaError("over_budget", f"a JPEG of {scans} scans > limit {MAX_JPEG_SCANS} (each decodes every block)")

@@ -225,7 +225,7 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_p
     JPEG's scans are counted first too. With a budget, the decode stops when it runs over (see
     costs.py). Raises MediaError with a reason code."""
     image = open_image(data, max_pixels, budget)
-    if image.format in ("JPEG", "MPO"):
+    if image.format in ("JPEG", "MPO") and image.info.get("progressive"):
         check_jpeg_scans(data)
     sizes = _frame_sizes(image, data, max_frames) if getattr(image, "is_animated", False) else [image.size]
     if len(sizes) > max_frames:
