@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-from benchmarks.image_hashing import HERE, encoded, sources
-from benchmarks.scan_end_to_end import MIX
+from benchmarks.image_hashing import HERE
+from benchmarks.scan_end_to_end import make_folder
 
 CHILD = """
 import glob, json, os, resource, sys, time
@@ -38,16 +38,6 @@ for path, data in zip(paths, blobs):
     files.append(cpu() - start)
 print(json.dumps({"cpu_s": sum(files), "wall_s": time.perf_counter() - wall, "files": files}))
 """
-
-
-def make_images(count: int) -> str:
-    folder = tempfile.mkdtemp(prefix="bench-budget-images-")
-    pictures = sources(os.path.join(HERE, "..", "shared", "conformance"))
-    for i in range(count):
-        side, fmt = MIX[i % len(MIX)]
-        with open(os.path.join(folder, f"{i:05d}.{fmt.lower()}"), "wb") as f:
-            f.write(encoded(pictures[i % len(pictures)].rotate(i % 7), side, fmt))
-    return folder
 
 
 def make_videos() -> str:
@@ -73,7 +63,7 @@ def main(argv=None) -> int:
     base = tempfile.mkdtemp(prefix="bench-budget-base-")
     subprocess.run(["git", "worktree", "add", "--detach", base, args.baseline], cwd=HERE, check=True,
                    capture_output=True)
-    folders = {"images": make_images(args.images), "videos": make_videos()}
+    folders = {"images": make_folder(args.images), "videos": make_videos()}
     counts = {kind: len(os.listdir(folder)) for kind, folder in folders.items()}
     try:
         results = {(kind, tree): [] for kind in folders for tree in ("baseline", "this")}

@@ -1,6 +1,7 @@
 """Registry servers that misbehave: redirects to another server (the credentials must not follow),
 bodies sent a byte at a time (the deadline holds), JSON nested too deep or numbers out of range
-(one line and exit 2, or a counted malformed record), and a secret in --api-url (never written)."""
+(one line and exit 2, or a counted malformed record), a secret in --api-url (never written), and
+a registry file of 10,000 metadata columns (refused from its header)."""
 import glob
 import json
 import os
@@ -14,7 +15,7 @@ import pytest
 from pipelines import feedback, scan
 from pipelines.scan import SAMPLE
 from tests.feeds import NcmecServer, StopnciiServer
-from tests.test_sync import MEMBER, T0, ncmec_argv, ncmec_env, ncmec_registry, pdq, run
+from tests.test_sync import T0, ncmec_argv, ncmec_env, ncmec_registry, pdq, run
 from transforms.registry.http import FeedError, HttpSettings, get
 from transforms.reports.reviews import record_review
 

@@ -4,7 +4,6 @@ counted against the time they span, every frame's pixels checked), and whatever 
 by a CPU budget per object (media/costs.py)."""
 import io
 
-import numpy as np
 import pytest
 from PIL import Image
 

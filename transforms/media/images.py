@@ -9,7 +9,6 @@ that registries use) hash the stored pixels, so a registry hash of a file descri
 stored. See README ("EXIF orientation").
 """
 import contextlib
-import io
 import threading
 import warnings
 from dataclasses import dataclass
@@ -222,8 +221,9 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_p
     """PDQ hashes of an image file's bytes: its picture (and trimmed variant), or for an animated
     or multi-page image each frame's, timed by the frame durations. Every frame is checked against
     `max_pixels`, and all of them together against `max_total_pixels`, before any is decoded; a
-    JPEG's scans are counted first too. With a budget, the decode stops when it runs over (see
-    costs.py). Raises MediaError with a reason code."""
+    progressive JPEG's scans are counted first too. The decode stops when it runs over its CPU
+    budget (costs.py; the default one when none is given). Raises MediaError with a reason code."""
+    budget = budget or CpuBudget()
     image = open_image(data, max_pixels, budget)
     if image.format in ("JPEG", "MPO") and image.info.get("progressive"):
         check_jpeg_scans(data)
@@ -237,14 +237,12 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_p
     total = sum(width * height for width, height in sizes)
     if max_total_pixels is not None and total > max_total_pixels:
         raise MediaError("too_many_pixels", f"{len(sizes)} frames of {total} pixels in all > limit {max_total_pixels}")
-    if budget is not None:
-        budget.claim(megapixels=total / 1e6)
+    budget.claim(megapixels=total / 1e6)
     if len(sizes) == 1:
         return _frame_hashes(image)
     hashes, time_s = [], 0.0
     for index in range(len(sizes)):
-        if budget is not None:
-            budget.check(f"frame {index}")
+        budget.check(f"frame {index}")
         try:
             image.seek(index)
         except EOFError as e:
