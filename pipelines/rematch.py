@@ -25,13 +25,13 @@ from pipelines.options import (
     print_summary, private_temp_dir, show_progress,
 )
 from pipelines.scan import check_writable, new_pipeline, new_run_id
-from transforms.matching.matcher import MatchSettings, WriteMatches
+from transforms.matching.matcher import MatchSettings
 from transforms.matching.new_entries import MatchStored
 from transforms.registry.changes import added_snapshot, registry_changes
 from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import RegistryRefused, Snapshot, resolve_snapshot
-from transforms.reports.writers import WriteRows, WriteSummary, reject_rows
+from transforms.reports.writers import WriteMatches, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA
 from transforms.store.commits import Commit, StoreRefused, WriteMarkers, latest_commit, report_marker
 from transforms.store.matches import ReadPreviousRun

@@ -24,7 +24,7 @@ from pipelines.options import (
     DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help,
     print_summary, private_temp_dir, show_progress,
 )
-from transforms.matching.matcher import MatchMedia, MatchSettings, WriteMatches
+from transforms.matching.matcher import MatchMedia, MatchSettings
 from transforms.matching.new_entries import MatchStored
 from transforms.media.costs import CostSettings
 from transforms.media.hashing import HashMedia, HashSettings
@@ -32,7 +32,7 @@ from transforms.media.videos import VideoSettings
 from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import RegistryRefused, Snapshot, resolve_snapshot
-from transforms.reports.writers import WriteErrors, WriteRows, WriteSummary, reject_rows
+from transforms.reports.writers import WriteErrors, WriteMatches, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA, WITHDRAWN_SCHEMA
 from transforms.storage.inventory import InventoryError, InventoryFile, read_manifest
 from transforms.storage.listing import ListMedia, is_prefix_failure

@@ -4,15 +4,19 @@ import os
 
 from tests.conftest import REPO
 
-# Lower first. A module may import from its own package or from a package of a lower rank.
+# Lower first, in the walk of an object: storage, media, registry, store, matching, reports. A
+# module may import from its own package or from a package of a lower rank; the floor (the error
+# reasons, the Parquet-folder writer, the record passed between stages, the schemas) is below
+# every stage that uses it.
 RANKS = {
-    "reasons": 0,
+    "reasons": 0, "parquet_folder": 0,
     "storage": 1, "signals": 1,
-    "media": 2, "schemas": 2,
-    "registry": 3,
-    "reports": 4,
+    "records": 2, "schemas": 2,
+    "media": 3,
+    "registry": 4,
     "store": 5,
     "matching": 6,
+    "reports": 7,
 }
 
 

@@ -7,7 +7,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.reports.parquet_folder import WriteParquetFolder, finalize
+from transforms.parquet_folder import WriteParquetFolder, finalize
 
 SCHEMA = pa.schema([("uri", pa.string()), ("size", pa.int64()), ("tags", pa.list_(pa.string()))])
 

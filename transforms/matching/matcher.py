@@ -17,12 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.utils import shared
 
-from transforms.media.hashing import MediaHashes
+from transforms.records import MediaHashes
 from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry, Tables
 from transforms.registry.snapshots import Snapshot
-from transforms.reports.parquet_folder import WriteParquetFolder
-from transforms.schemas import match_schema
 from transforms.signals import SIGNALS
 from transforms.signals.base import SCORE_COLUMNS, Index, Signal, is_derived
 
@@ -223,14 +221,3 @@ class MatchMedia(beam.PTransform):
     def expand(self, hashes):
         snapshot = hashes.pipeline | "Snapshot" >> beam.Create([self._snapshot])
         return hashes | "MatchHashes" >> beam.ParDo(self._match, beam.pvalue.AsSingleton(snapshot))
-
-
-class WriteMatches(beam.PTransform):
-    """Match rows -> FOLDER/*.parquet, with the registry's metadata columns."""
-
-    def __init__(self, folder: str, registry: Registry):
-        super().__init__()
-        self._write = WriteParquetFolder(folder, match_schema(registry.metadata_columns))
-
-    def expand(self, matches):
-        return matches | "Write" >> self._write

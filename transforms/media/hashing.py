@@ -12,7 +12,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Dict, Iterable, Mapping, Optional, Tuple
+from typing import Dict, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
@@ -23,12 +23,13 @@ import av
 import pdqhash
 from threadpoolctl import threadpool_limits
 
-from transforms.media.budget import process_budget
+from transforms.media.inflight import process_inflight
 from transforms.media.costs import CostSettings, CpuBudget
 from transforms.media.images import FrameHash, hash_image
 from transforms.media.sniffing import HEAD_BYTES, sniff
 from transforms.media.videos import VideoSettings, hash_video
 from transforms.reasons import MediaError, ScanError
+from transforms.records import MediaHashes
 from transforms.signals.base import SignalHash
 from transforms.signals.exact import digests_of
 from transforms.signals.pdq import PDQ
@@ -58,17 +59,6 @@ class HashSettings:
     concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
     max_inflight_bytes: int = 1 << 30  # bytes of objects being read and hashed at once, per worker process
     follow_symlinks: bool = False  # local reads: open through symbolic links (listing keeps them inside --media)
-
-
-@dataclass(frozen=True)
-class MediaHashes:
-    """Everything the scan keeps of one object: its hashes of every signal type, by type."""
-
-    uri: str
-    object_version: str
-    media_type: str  # "image" | "video"
-    hashes: Mapping[str, Tuple[SignalHash, ...]]  # signal type -> its hashes of the object
-    partial: bool = False  # only part of it could be decoded (a video that ends early)
 
 
 def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], digests: Dict[str, str],
@@ -178,7 +168,7 @@ class HashObjects(beam.DoFn):
     def setup(self):
         self._stores = Stores(self._settings.stores)
         self._pool = ThreadPoolExecutor(self._settings.concurrency, thread_name_prefix="hash")
-        self._budget = process_budget(self._settings.max_inflight_bytes)
+        self._inflight = process_inflight(self._settings.max_inflight_bytes)
         self._progress = Progress(self.progress_interval_s)
 
     def teardown(self):
@@ -190,7 +180,7 @@ class HashObjects(beam.DoFn):
     def _outcome(self, obj: MediaObject):
         size = min(obj.size, self._settings.max_bytes) if obj.size is not None else self._settings.max_bytes
         try:
-            with self._budget.hold(size):
+            with self._inflight.hold(size):
                 return hash_object(obj, self._settings, self._stores)
         except MediaError as e:
             logging.info("cannot hash %s: %s", obj.uri, e)

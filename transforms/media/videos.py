@@ -1,6 +1,6 @@
 """Video bytes in, frame PDQ hashes out, decoded with PyAV from memory (no temporary files).
 
-Every video stream is hashed (a picture may be shown in a second stream), under one budget.
+Every video stream is hashed (a picture may be shown in a second stream), under one set of limits.
 The first video stream also gets a TMK+PDQF hash (transforms/media/tmk_frames.py) from the same
 decode, unless `tmk` is off: every frame is then decoded, and the frames TMK keeps at 15 a
 second are scaled to 64 x 64 RGB (by area; bicubic, as the reference's ffmpeg does, when asked),
@@ -99,13 +99,14 @@ def frame_hashes(frame: av.VideoFrame, time_s: float) -> List[FrameHash]:
 
 
 @dataclass
-class _Budget:
-    """What all the video streams of one container may spend together."""
+class _Streams:
+    """What all the video streams of one container share: the frames hashed so far and their
+    hashes, the object's CPU budget, the pixel limit of a frame."""
 
     frames: int
     hashes: List[FrameHash]
     cpu: CpuBudget
-    max_pixels: int  # of one frame
+    max_pixels: int
 
 
 def _check_pixels(width: int, height: int, limit: int, what: str) -> None:
@@ -138,14 +139,14 @@ def _open(data: bytes) -> av.container.InputContainer:
         raise _failure(data, e, "open") from None
 
 
-def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, budget: _Budget,
+def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, shared: _Streams,
                    claimed_s: Optional[float], tmk: Optional[TmkAccumulator] = None) -> Optional[float]:
-    """Hash video stream `index` of an open container into budget.hashes (and close the
+    """Hash video stream `index` of an open container into shared.hashes (and close the
     container), every frame into `tmk` too when given; returns the time of the stream's last
     decoded frame."""
     with container:
         stream = container.streams.video[index]
-        _check_pixels(stream.codec_context.width, stream.codec_context.height, budget.max_pixels,
+        _check_pixels(stream.codec_context.width, stream.codec_context.height, shared.max_pixels,
                       f"video stream {index}")
         stream.thread_type = "AUTO"
         stream.thread_count = DECODER_THREADS
@@ -156,11 +157,11 @@ def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, 
         start = container.start_time / av.time_base if container.start_time is not None else None
         reformatter = VideoReformatter()
         next_sample, last = 0.0, None
-        frames = (frame for packet in _packets(container, stream, rate, claimed_s, budget.cpu)
+        frames = (frame for packet in _packets(container, stream, rate, claimed_s, shared.cpu)
                   for frame in packet.decode())
         try:
             for number, frame in enumerate(frames):
-                _check_pixels(frame.width, frame.height, budget.max_pixels, f"frame {number}")
+                _check_pixels(frame.width, frame.height, shared.max_pixels, f"frame {number}")
                 time_s = float(frame.time) if frame.time is not None else number / rate
                 if time_s > settings.max_seconds:
                     raise MediaError("too_long", f"frames beyond {settings.max_seconds:.0f} s")
@@ -175,13 +176,13 @@ def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, 
                     next_sample = (math.floor(time_s / settings.sample_seconds) + 1) * settings.sample_seconds
                 if not settings.pdq_frames or not (frame.key_frame or sampled):
                     continue
-                budget.frames += 1
-                if budget.frames > settings.max_frames:
+                shared.frames += 1
+                if shared.frames > settings.max_frames:
                     raise MediaError("too_long", f"more than {settings.max_frames} frames to hash")
-                budget.hashes.extend(frame_hashes(frame, round(time_s, 3)))
+                shared.hashes.extend(frame_hashes(frame, round(time_s, 3)))
         except av.FFmpegError as e:
-            if not budget.hashes and not (tmk is not None and tmk.frame_count):
-                raise _failure(data, e, f"decoding frame {budget.frames}") from None
+            if not shared.hashes and not (tmk is not None and tmk.frame_count):
+                raise _failure(data, e, f"decoding frame {shared.frames}") from None
             return last  # hashed up to here: a partial decode
         return last
 
@@ -210,16 +211,16 @@ def hash_video(data: bytes, settings: VideoSettings, cpu: Optional[CpuBudget] = 
     except MediaError:
         container.close()
         raise
-    budget = _Budget(0, [], cpu or CpuBudget(), max_pixels)
+    shared = _Streams(0, [], cpu or CpuBudget(), max_pixels)
     tmk = TmkAccumulator() if settings.tmk else None
     # The first stream is decoded from the container opened here; each further one from its own
     # (a demuxer's packets are read once).
-    last_times = [_stream_hashes(container if index == 0 else _open(data), data, index, settings, budget, duration,
+    last_times = [_stream_hashes(container if index == 0 else _open(data), data, index, settings, shared, duration,
                                  tmk if index == 0 else None)
                   for index in range(streams if settings.pdq_frames else 1)]
-    if not budget.hashes and not (tmk is not None and tmk.frame_count):
+    if not shared.hashes and not (tmk is not None and tmk.frame_count):
         raise _failure(data, ValueError("no decodable frame"), "decode")
     decoded = max((t for t in last_times if t is not None), default=0.0)
     short = duration is not None and decoded < duration * PARTIAL_SHARE - 1.0
     features = tmk.features() if tmk is not None and tmk.frame_count else None
-    return VideoHashes(budget.hashes, short or _iso_truncated(data), features)
+    return VideoHashes(shared.hashes, short or _iso_truncated(data), features)

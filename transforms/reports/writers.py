@@ -1,4 +1,4 @@
-"""Write the run's outputs: Parquet folders (matches, errors, hash store, registry rejects) and
+"""Write the run's outputs: Parquet folders (matches, errors, registry rejects, withdrawals) and
 summary.json, whose counts reconcile: listed == unchanged_skipped + hashed + failed."""
 import json
 import time
@@ -8,12 +8,24 @@ from typing import Dict, List, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.reports.parquet_folder import WriteParquetFolder
-from transforms.schemas import ERROR_SCHEMA
+from transforms.parquet_folder import WriteParquetFolder
+from transforms.registry.rows import Registry
+from transforms.schemas import ERROR_SCHEMA, match_schema
 
 
 def error_row(error, run_id: str) -> dict:
     return {"run_id": run_id, **error._asdict()}
+
+
+class WriteMatches(beam.PTransform):
+    """Match rows -> FOLDER/*.parquet, with the registry's metadata columns."""
+
+    def __init__(self, folder: str, registry: Registry):
+        super().__init__()
+        self._write = WriteParquetFolder(folder, match_schema(registry.metadata_columns))
+
+    def expand(self, matches):
+        return matches | "Write" >> self._write
 
 
 class WriteErrors(beam.PTransform):

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.reports.parquet_folder import TEMP_PREFIX, delete_files
+from transforms.parquet_folder import TEMP_PREFIX, delete_files
 
 COMMIT_MARKER = "_COMMITTED"
 REPORT_MARKER = "_SUCCESS"

@@ -14,8 +14,9 @@ from typing import Dict
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.media.hashing import MediaHashes, hasher_version
-from transforms.reports.parquet_folder import WriteParquetFolder
+from transforms.media.hashing import hasher_version
+from transforms.records import MediaHashes
+from transforms.parquet_folder import WriteParquetFolder
 from transforms.schemas import HASH_SCHEMA, STATE_SCHEMA
 from transforms.signals import SIGNALS
 from transforms.signals.base import SignalHash

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.reports.parquet_folder import WriteParquetFolder
+from transforms.parquet_folder import WriteParquetFolder
 from transforms.schemas import ACTIVE_SCHEMA
 from transforms.store.commits import Commit, StoreRefused
 from transforms.store.hash_store import run_folder

@@ -1,17 +1,17 @@
-"""A byte budget for the objects in flight in one worker process: every read-and-hash holds its
+"""A limit on the bytes of the objects in flight in one worker process: every read-and-hash holds its
 object's size (as listed; the size cap where the listing gives none) until its bytes are done
 with, and waits while the process's other reads hold too much. One object larger than the whole
-budget still runs, alone, so the budget bounds memory without ever stopping a run.
+limit still runs, alone, so the limit bounds memory without ever stopping a run.
 """
 import threading
 from contextlib import contextmanager
 from typing import Dict
 
-_BUDGETS: Dict[int, "ByteBudget"] = {}
+_LIMITS: Dict[int, "InflightBytes"] = {}
 _LOCK = threading.Lock()
 
 
-class ByteBudget:
+class InflightBytes:
     def __init__(self, limit: int):
         if limit < 1:
             raise ValueError("a byte budget must be at least 1 byte")
@@ -36,10 +36,10 @@ class ByteBudget:
                 self._changed.notify_all()
 
 
-def process_budget(limit: int) -> ByteBudget:
+def process_inflight(limit: int) -> InflightBytes:
     """The budget of this process for `limit` (every DoFn instance in the process shares it)."""
     with _LOCK:
-        budget = _BUDGETS.get(limit)
+        budget = _LIMITS.get(limit)
         if budget is None:
-            budget = _BUDGETS[limit] = ByteBudget(limit)
+            budget = _LIMITS[limit] = InflightBytes(limit)
         return budget

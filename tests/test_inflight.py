@@ -9,11 +9,11 @@ import pytest
 from pipelines import scan
 from tests.conftest import write
 from tests.media import encode, photo
-from transforms.media.budget import ByteBudget, process_budget
+from transforms.media.inflight import InflightBytes, process_inflight
 
 
 def test_holders_never_exceed_the_budget_and_an_oversized_one_runs_alone():
-    budget = ByteBudget(100)
+    budget = InflightBytes(100)
     held, seen, lock = [0], [], threading.Lock()
 
     def work(size):
@@ -35,7 +35,7 @@ def test_holders_never_exceed_the_budget_and_an_oversized_one_runs_alone():
     assert max(h for _, h in seen) <= 100
     assert [h for size, h in seen if size == 250] == [100]  # alone
     with pytest.raises(ValueError):
-        ByteBudget(0)
+        InflightBytes(0)
 
 
 def test_a_scan_keeps_its_objects_in_flight_within_the_budget(tmp_path, corpus):
@@ -49,7 +49,7 @@ def test_a_scan_keeps_its_objects_in_flight_within_the_budget(tmp_path, corpus):
     argv = [f"--media={media}", f"--registry={corpus['registry']}", f"--output={tmp_path / 'out'}",
             "--read_concurrency=8", f"--max_inflight_bytes={limit}"]
     assert scan.main(argv) == 0
-    budget = process_budget(limit)
+    budget = process_inflight(limit)
     assert max(sizes) <= budget.peak <= limit and budget.used == 0
     assert os.path.exists(tmp_path / "out")
 
