@@ -1,20 +1,12 @@
 """What the jobs share on the command line: JobOptions (registry, output, hash store, config and
-matching), the default config, --help, progress lines.
+matching), the default config, --help (pipelines/launch.py runs the jobs).
 
 Beam parses every direct subclass of PipelineOptions together, so an option is defined once, here
 or in one job's own class; a job reads these through `options.view_as(JobOptions)`.
 """
 import argparse
-import glob
-import json
-import logging
 import os
-import shutil
-import sys
-import tempfile
-from contextlib import contextmanager
 
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError
@@ -92,74 +84,3 @@ def check_match_options(options) -> None:
 def match_settings(options) -> MatchSettings:
     return MatchSettings(options.pdq_threshold, options.min_quality, options.min_matched_frame_share,
                          options.min_registry_frame_share, options.dihedral, options.tmk_level1, options.tmk_level2)
-
-
-def print_summary(run_dir: str) -> None:
-    """A run's summary.json on stdout, the jobs' only output there (a runner that does not wait
-    has not written it yet: then nothing)."""
-    path = FileSystems.join(run_dir, "summary.json")
-    if FileSystems.exists(path):
-        with FileSystems.open(path) as f:
-            print(json.dumps(json.load(f), indent=2, sort_keys=True))
-
-
-class _Stderr(logging.StreamHandler):
-    """Writes to whatever sys.stderr is at the time of the line, not the one of its creation."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _):
-        pass
-
-
-def show_progress() -> None:
-    """Progress lines of the workers (in this process on the DirectRunner) on stderr, once: not
-    passed on to the root logger, which Beam gives a handler of its own."""
-    logger = logging.getLogger("takedown_scan")
-    if not logger.handlers:
-        handler = _Stderr()
-        handler.setFormatter(logging.Formatter("takedown-scan: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
-TEMP_PREFIX = "takedown-scan-tmp-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextmanager
-def private_temp_dir():
-    """Run with TMPDIR (and Python's tempfile) in a folder of this process's own, removed at the
-    end: the runner's scratch folders (artifact staging, job folders) go there instead of being
-    left in /tmp. The folders of runs that were killed (their process is gone) are removed first."""
-    base = tempfile.gettempdir()
-    for stale in glob.glob(os.path.join(base, TEMP_PREFIX + "*")):
-        suffix = stale.rsplit("-", 1)[-1]
-        if suffix.isdigit() and not _alive(int(suffix)):
-            shutil.rmtree(stale, ignore_errors=True)
-    path = os.path.join(base, f"{TEMP_PREFIX}{os.getpid()}")
-    os.makedirs(path, exist_ok=True)
-    saved = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"], tempfile.tempdir = path, path
-    try:
-        yield path
-    finally:
-        if saved[0] is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved[0]
-        tempfile.tempdir = saved[1]
-        shutil.rmtree(path, ignore_errors=True)

@@ -9,7 +9,6 @@ registry root). Reports go to OUTPUT/run=RUN_ID/ as a scan's do (matches/ with f
 `rematch`, registry_rejects/, summary.json, _SUCCESS last); the hash store is not changed.
 Exit status 0 when the run finished, 2 with a one-line reason when it could not be done.
 """
-import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,21 +18,18 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.config import UsageError, expand_config
-from pipelines.options import (
-    DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help,
-    print_summary, private_temp_dir, show_progress,
-)
-from pipelines.scan import check_writable, new_pipeline, new_run_id
+from pipelines.config import UsageError
+from pipelines.launch import Job, check_writable, launch, new_run_id, store_settings
+from pipelines.options import JobOptions, check_match_options, match_settings
 from transforms.matching.matcher import MatchSettings
 from transforms.matching.new_entries import MatchStored
 from transforms.registry.changes import added_snapshot, registry_changes
 from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry
-from transforms.registry.snapshots import RegistryRefused, Snapshot, resolve_snapshot
+from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteMatches, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA
-from transforms.store.commits import Commit, StoreRefused, WriteMarkers, latest_commit, report_marker
+from transforms.store.commits import Commit, WriteMarkers, latest_commit, report_marker
 from transforms.store.matches import ReadPreviousRun
 
 
@@ -62,7 +58,7 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
         if not getattr(job, name):
             raise UsageError(f"--{name} is required")
     check_match_options(job)
-    check_writable(job, "--output", job.output)
+    check_writable(store_settings(job), "--output", job.output)
     commit = latest_commit(job.hashes)
     if commit is None:
         raise UsageError(f"--hashes {job.hashes} holds no committed run to rematch")
@@ -111,29 +107,24 @@ def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
     p | "Commit" >> WriteMarkers([report_marker(plan.run_dir, plan.run_id)], written)
 
 
+def announce(options: RematchOptions, plan: RematchPlan) -> str:
+    return (f"rematching the hashes of run {plan.commit.run_id} against registry version {plan.registry.version} "
+            f"({plan.entries_matched} entries); reports: {plan.run_dir}")
+
+
+JOB = Job(
+    name="rematch",
+    description=__doc__.split("\n\n")[0],
+    options=RematchOptions,
+    plan=lambda options: plan_rematch(options.view_as(JobOptions), options.since),
+    build=build,
+    announce=announce,
+    run_dir=lambda plan: plan.run_dir,
+)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    show_progress()
-    try:
-        if "-h" in argv or "--help" in argv:
-            print_help("takedown-scan rematch", __doc__.split("\n\n")[0], RematchOptions, JobOptions)
-            return 0
-        options = RematchOptions(expand_config(argv, DEFAULT_CONFIG, option_parser()))
-        FileSystems.set_options(options)
-        p = new_pipeline(options)
-        plan = plan_rematch(options.view_as(JobOptions), options.since)
-    except (UsageError, RegistryRefused, StoreRefused) as e:
-        print(f"takedown-scan: {e}", file=sys.stderr)
-        return 2
-    logging.getLogger("takedown_scan").info(
-        "rematching the hashes of run %s against registry version %s (%d entries); reports: %s",
-        plan.commit.run_id, plan.registry.version, plan.entries_matched, plan.run_dir,
-    )
-    build(p, options, plan)
-    with private_temp_dir():
-        p.run().wait_until_finish()
-    print_summary(plan.run_dir)
-    return 0
+    return launch(JOB, argv)
 
 
 if __name__ == "__main__":

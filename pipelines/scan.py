@@ -5,10 +5,7 @@
 With no arguments it scans the bundled sample. Exit status 0 when the run finished (objects that
 failed are in errors/), 2 with a one-line reason when it could not be done.
 """
-import importlib.util
-import logging
 import os
-import secrets
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -17,13 +14,11 @@ from typing import List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, S3Options, SetupOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.config import UsageError, expand_config
-from pipelines.options import (
-    DEFAULT_CONFIG, JobOptions, check_match_options, match_settings, option_parser, print_help,
-    print_summary, private_temp_dir, show_progress,
-)
+from pipelines.config import UsageError
+from pipelines.launch import Job, check_bucket, check_packaging, check_writable, launch, new_run_id, store_settings
+from pipelines.options import JobOptions, check_match_options, match_settings
 from transforms.matching.matcher import MatchMedia, MatchSettings
 from transforms.matching.new_entries import MatchStored
 from transforms.media.costs import CostSettings
@@ -31,16 +26,14 @@ from transforms.media.hashing import HashMedia, HashSettings
 from transforms.media.videos import VideoSettings
 from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry
-from transforms.registry.snapshots import RegistryRefused, Snapshot, resolve_snapshot
+from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteErrors, WriteMatches, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA, WITHDRAWN_SCHEMA
 from transforms.storage.inventory import InventoryError, InventoryFile, read_manifest
 from transforms.storage.listing import ListMedia, is_prefix_failure
 from transforms.storage.objects import is_remote
-from transforms.storage.stores import StoreError, Stores, StoreSettings, parse_location
-from transforms.store.commits import (
-    StoreRefused, WriteMarkers, clear_leftovers, commit_document, commit_marker, report_marker,
-)
+from transforms.storage.stores import StoreSettings
+from transforms.store.commits import WriteMarkers, commit_document, commit_marker, report_marker
 from transforms.store.hash_store import WriteHashStore
 from transforms.store.matches import ReadPreviousRun, WriteActive
 from transforms.store.previous import Previous, previous_run
@@ -127,11 +120,6 @@ class ScanPlan:
         }
 
 
-def new_run_id(now: datetime) -> str:
-    """Sortable by time (UTC), unique across runs started in the same second."""
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-
-
 def check_options(scan: ScanOptions) -> None:
     job = scan.view_as(JobOptions)
     if not (scan.media or scan.inventory):
@@ -156,19 +144,6 @@ def check_options(scan: ScanOptions) -> None:
         raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
 
 
-def check_packaging(options: PipelineOptions) -> None:
-    """A --setup_file launch packages the project with `python -m build` (Beam's stager): check
-    that it can, before anything is read, instead of failing (or falling back) half-way."""
-    setup_file = options.view_as(SetupOptions).setup_file
-    if not setup_file:
-        return
-    if not os.path.isfile(setup_file):
-        raise UsageError(f"--setup_file {setup_file} does not exist")
-    if importlib.util.find_spec("build") is None:
-        raise UsageError("--setup_file needs the build package where the job is launched: "
-                         "pip install -e '.[dataflow]'")
-
-
 def read_concurrency(scan: ScanOptions) -> int:
     if scan.read_concurrency:
         return scan.read_concurrency
@@ -176,14 +151,8 @@ def read_concurrency(scan: ScanOptions) -> int:
     return REMOTE_READ_CONCURRENCY if remote else (os.cpu_count() or 1)
 
 
-def store_settings(scan: ScanOptions) -> StoreSettings:
-    s3 = scan.view_as(S3Options)
-    return StoreSettings(
-        s3_endpoint_url=s3.s3_endpoint_url,
-        s3_region_name=s3.s3_region_name,
-        attempts=scan.read_attempts,
-        object_timeout_s=scan.object_timeout_s,
-    )
+def scan_store_settings(scan: ScanOptions) -> StoreSettings:
+    return store_settings(scan, scan.read_attempts, scan.object_timeout_s)
 
 
 def _check_media(scan: ScanOptions) -> None:
@@ -192,31 +161,7 @@ def _check_media(scan: ScanOptions) -> None:
         if not os.path.exists(scan.media):
             raise UsageError(f"--media {scan.media} does not exist")
         return
-    _check_bucket(scan, "--media", scan.media)
-
-
-def _check_bucket(scan: ScanOptions, option: str, uri: str) -> None:
-    try:
-        location = parse_location(uri)
-        Stores(store_settings(scan.view_as(ScanOptions))).get(location.scheme).check_bucket(location.bucket)
-    except (ValueError, StoreError) as e:
-        raise UsageError(f"{option} {uri}: {e}") from None
-
-
-def check_writable(scan: PipelineOptions, option: str, uri: str) -> None:
-    """Where reports or hashes go must take them, checked before any media is read and without
-    writing anything: a local folder that is (or can be made in) a writable folder, or a bucket
-    that exists and answers with these credentials."""
-    if is_remote(uri):
-        _check_bucket(scan, option, uri)
-        return
-    existing = os.path.abspath(uri)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise UsageError(f"{option} {uri} is not a writable folder: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {uri} is not a writable folder: {existing} is not writable")
+    check_bucket(scan_store_settings(scan), "--media", scan.media)
 
 
 def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
@@ -227,9 +172,9 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
     except InventoryError as e:
         raise UsageError(str(e)) from None
     job = scan.view_as(JobOptions)
-    check_writable(scan, "--output", job.output)
+    check_writable(scan_store_settings(scan), "--output", job.output)
     if job.hashes:
-        check_writable(scan, "--hashes", job.hashes)
+        check_writable(scan_store_settings(scan), "--hashes", job.hashes)
     snapshot = resolve_snapshot(job.registry)
     registry = CachedRegistry(snapshot, job.max_registry_reject_share).registry
     now = now or datetime.now(timezone.utc)
@@ -250,7 +195,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             max_total_pixels=scan.max_total_pixels,
             video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames, scan.tmk),
             costs=CostSettings(base_s=scan.hash_cpu_s),
-            stores=store_settings(scan),
+            stores=scan_store_settings(scan),
             concurrency=read_concurrency(scan),
             max_inflight_bytes=scan.max_inflight_bytes,
             follow_symlinks=scan.follow_symlinks,
@@ -314,15 +259,8 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     p | "Commit" >> WriteMarkers([report_marker(run_dir, plan.run_id), commit_marker(hashes_uri, commit)], written)
 
 
-def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
-    """The pipeline on the runner the options name; an unknown runner is a UsageError."""
-    try:
-        return beam.Pipeline(options=options)
-    except ValueError as e:
-        raise UsageError(f"--runner: {e}") from None
-
-
 def sample_flags() -> List[str]:
+    print("No arguments: scanning the bundled sample.", file=sys.stderr)
     output = tempfile.mkdtemp(prefix="takedown-sample-")
     return [
         f"--media={os.path.join(SAMPLE, 'media')}",
@@ -331,41 +269,26 @@ def sample_flags() -> List[str]:
     ]
 
 
+def announce(scan: ScanOptions, plan: ScanPlan) -> str:
+    return (f"scanning {scan.inventory or scan.media} against registry version {plan.snapshot.version} "
+            f"({plan.registry.entries} entries); reports: {plan.run_dir}")
+
+
+JOB = Job(
+    name="scan",
+    description=__doc__.split("\n\n")[0],
+    options=ScanOptions,
+    plan=plan_scan,
+    build=build,
+    announce=announce,
+    run_dir=lambda plan: plan.run_dir,
+    leftovers=lambda scan, plan: {scan.view_as(JobOptions).output, plan.hashes_uri},
+    no_arguments=sample_flags,
+)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    show_progress()
-    try:
-        if not argv:
-            print("No arguments: scanning the bundled sample.", file=sys.stderr)
-            argv = sample_flags()
-        # ScanOptions, not PipelineOptions: Beam's base class parses with an empty parser, so
-        # its --help would list nothing. Beam's own options still apply through view_as.
-        if "-h" in argv or "--help" in argv:
-            print_help("takedown-scan scan", __doc__.split("\n\n")[0], ScanOptions, JobOptions)
-            return 0
-        scan = ScanOptions(expand_config(argv, DEFAULT_CONFIG, option_parser()))
-        FileSystems.set_options(scan)  # the registry may be on s3:// behind --s3_endpoint_url
-        p = new_pipeline(scan)
-        plan = plan_scan(scan)
-    except (UsageError, RegistryRefused, StoreRefused) as e:
-        print(f"takedown-scan: {e}", file=sys.stderr)
-        return 2
-    logging.getLogger("takedown_scan").info(
-        "scanning %s against registry version %s (%d entries); reports: %s",
-        scan.inventory or scan.media, plan.snapshot.version, plan.registry.entries, plan.run_dir,
-    )
-    for root in {scan.view_as(JobOptions).output, plan.hashes_uri}:
-        clear_leftovers(root)
-    build(p, scan, plan)
-    with private_temp_dir():
-        result = p.run()
-        if os.environ.get("FLEX_TEMPLATE_PYTHON_PY_FILE"):  # a Flex Template launcher submits and returns
-            print(f"Submitted; reports: {plan.run_dir}", file=sys.stderr)
-            return 0
-        result.wait_until_finish()
-    print_summary(plan.run_dir)
-    print(f"takedown-scan: reports: {plan.run_dir}", file=sys.stderr)
-    return 0
+    return launch(JOB, argv)
 
 
 if __name__ == "__main__":

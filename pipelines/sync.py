@@ -28,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import OneLineParser, UsageError, run_command
-from pipelines.options import show_progress
+from pipelines.launch import show_progress
 from transforms.registry import ncmec, stopncii
 from transforms.registry.feed import Batch, newest
 from transforms.registry.http import FeedError, HttpSettings, safe_url
