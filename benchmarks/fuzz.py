@@ -78,6 +78,8 @@ def feed_seeds():
 def mutate(data: bytes, rng: random.Random) -> bytes:
     data = bytearray(data)
     for _ in range(rng.randint(1, 4)):
+        if not data:  # cut to nothing: nothing more to mutate
+            break
         kind = rng.randrange(5)
         at = rng.randrange(max(1, len(data)))
         if kind == 0:  # flip bits

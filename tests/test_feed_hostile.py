@@ -243,3 +243,12 @@ def test_a_next_link_that_names_another_server_is_refused(hostile):
     with pytest.raises(FeedError, match="link to another server"):
         client.entries(0, 1, f"@localhost:{port}/v2/entries?from=x")
     assert elsewhere.requests == []
+
+
+@pytest.mark.parametrize("encoding", ["WTF-8", "UTF-16"])
+def test_an_ncmec_page_in_an_encoding_expat_cannot_use_is_a_feed_error(encoding):
+    """Found by `benchmarks.fuzz --feeds` (20,000 inputs): LookupError, a traceback."""
+    from transforms.registry.ncmec import parse_entries
+
+    with pytest.raises(FeedError, match="not XML"):
+        parse_entries(f'<?xml version="1.0" encoding="{encoding}"?><queryResult/>'.encode())

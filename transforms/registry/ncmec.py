@@ -61,7 +61,10 @@ def _xml(data: bytes) -> ET.Element:
     """The document with plain tag names. The API declares one default namespace: dropped from the
     bytes before parsing, which costs far less than renaming every element after; a document with
     prefixed namespaces is renamed element by element."""
-    root = ET.fromstring(_DEFAULT_NAMESPACE.sub(b"", data))
+    try:
+        root = ET.fromstring(_DEFAULT_NAMESPACE.sub(b"", data))
+    except (LookupError, ValueError) as e:  # an encoding expat does not know or cannot use
+        raise ET.ParseError(f"{type(e).__name__}: {e}") from None
     if any("}" in element.tag for element in (root, *root)):
         for element in root.iter():
             if isinstance(element.tag, str) and "}" in element.tag:
