@@ -10,7 +10,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -29,8 +29,8 @@ from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteErrors, WriteMatches, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA, WITHDRAWN_SCHEMA
-from transforms.storage.inventory import InventoryError, InventoryFile, read_manifest
-from transforms.storage.listing import ListMedia, is_prefix_failure
+from transforms.storage.inventory import InventoryError, read_manifest
+from transforms.storage.listing import Listing, ListMedia
 from transforms.storage.objects import is_remote
 from transforms.storage.stores import StoreSettings
 from transforms.store.commits import WriteMarkers, commit_document, commit_marker, report_marker
@@ -102,7 +102,7 @@ class ScanPlan:
     hashes_uri: str
     snapshot: Snapshot
     registry: Registry
-    inventory: Tuple[InventoryFile, ...]
+    listing: Listing
     hash_settings: HashSettings
     match_settings: MatchSettings
     max_reject_share: float
@@ -188,7 +188,8 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         hashes_uri=hashes_uri,
         snapshot=snapshot,
         registry=registry,
-        inventory=inventory,
+        listing=Listing(scan.media, scan_store_settings(scan), scan.list_split_depth, scan.list_split_pages, inventory,
+                        scan.follow_symlinks),
         hash_settings=HashSettings(
             max_bytes=scan.max_object_bytes,
             max_pixels=scan.max_pixels,
@@ -209,10 +210,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
 
 def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     run_dir, hashes_uri, previous = plan.run_dir, plan.hashes_uri, plan.previous
-    objects, list_errors = p | "ListMedia" >> ListMedia(
-        scan.media, plan.hash_settings.stores, scan.list_split_depth, plan.inventory, scan.follow_symlinks,
-        scan.list_split_pages,
-    )
+    objects, list_errors, unlistable_prefixes = p | "ListMedia" >> ListMedia(plan.listing)
     state, standing = p | "PreviousRun" >> ReadPreviousRun(hashes_uri, previous.commit, previous.withdrawn_keys)
     changed, unchanged, standing = (objects, state, standing) | "SplitListing" >> SplitListing(scan.rescan_unchanged)
     hashes, hash_errors = changed | "Hash" >> HashMedia(plan.hash_settings)
@@ -224,10 +222,7 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
         plan.started_at,
     )
     matches = (hashed_matches, new_entry_matches) | "AllMatches" >> beam.Flatten()
-    errors = (list_errors, hash_errors) | "AllErrors" >> beam.Flatten()
-    unlistable_prefixes = list_errors | "PrefixFailures" >> beam.Filter(is_prefix_failure)
-    object_errors = errors | "ObjectErrors" >> beam.Filter(lambda e: not is_prefix_failure(e))
-    listed_with_errors = list_errors | "ListedWithErrors" >> beam.Filter(lambda e: not is_prefix_failure(e))
+    errors = (list_errors, unlistable_prefixes, hash_errors) | "AllErrors" >> beam.Flatten()
 
     written = [
         *((hashes, unchanged) | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at)),
@@ -244,11 +239,11 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
             plan.summary_base(),
             counted={
                 "listed_objects": objects,
-                "list_errors": listed_with_errors,
+                "list_errors": list_errors,
                 "unlistable_prefixes": unlistable_prefixes,
                 "unchanged": unchanged,
                 "hashed": hashes,
-                "failed": object_errors,
+                "failed": (list_errors, hash_errors),
                 "matches": matches,
                 "rematched_objects": rematched,
                 "new_entry_matches": new_entry_matches,

@@ -8,7 +8,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.fault_proxy import FaultProxy
 from tests.object_servers import gcs_client, gcs_server, s3_client, s3_server
-from transforms.storage.listing import KeyRange, ListMedia, split_remainder
+from transforms.storage.listing import KeyRange, Listing, ListMedia, split_remainder
 from transforms.storage.stores import StoreSettings
 
 SHAPES = {
@@ -45,9 +45,9 @@ def flat_keys():
 
 def listed(uri, settings, split_pages):
     with beam.Pipeline() as p:
-        objects, errors = p | ListMedia(uri, settings, split_depth=0, split_pages=split_pages)
+        objects, errors, unlistable = p | ListMedia(Listing(uri, settings, split_depth=0, split_pages=split_pages))
         keys = objects | beam.Map(lambda o: o.uri)
-        failed = errors | beam.Map(lambda e: (e.uri, e.reason))
+        failed = (errors, unlistable) | beam.Flatten() | beam.Map(lambda e: (e.uri, e.reason))
     return keys, failed
 
 
@@ -76,20 +76,20 @@ def expected(bucket, scheme="s3"):
 def test_a_flat_s3_prefix_is_listed_in_key_ranges_with_every_object_once(s3, bucket):
     settings = StoreSettings(s3_endpoint_url=s3, list_page_keys=20)
     with beam.Pipeline() as p:
-        objects, errors = p | ListMedia(f"s3://{bucket}/flat/", settings, split_depth=0, split_pages=2)
+        objects, errors, unlistable = p | ListMedia(Listing(f"s3://{bucket}/flat/", settings, split_depth=0, split_pages=2))
         assert_that(objects | beam.Map(lambda o: o.uri), equal_to(expected(bucket)), label="objects")
-        assert_that(errors, equal_to([]), label="errors")
+        assert_that((errors, unlistable) | beam.Flatten(), equal_to([]), label="errors")
     assert key_ranges(p) > 10
 
 
 def test_a_flat_bucket_root_is_cut_into_key_ranges_by_the_first_split(s3):
     settings = StoreSettings(s3_endpoint_url=s3, list_page_keys=20)
     with beam.Pipeline() as p:
-        objects, errors = p | ListMedia("s3://ranges-rootflat", settings, split_depth=1, split_pages=2)
+        objects, errors, unlistable = p | ListMedia(Listing("s3://ranges-rootflat", settings, split_depth=1, split_pages=2))
         assert_that(objects | beam.Map(lambda o: o.uri),
                     equal_to([f"s3://ranges-rootflat/{k.replace('flat/', '', 1)}" for k in flat_keys() if not k.endswith("/")]),
                     label="objects")
-        assert_that(errors, equal_to([]), label="errors")
+        assert_that((errors, unlistable) | beam.Flatten(), equal_to([]), label="errors")
     assert key_ranges(p) > 10
 
 
@@ -103,8 +103,10 @@ def test_a_failing_key_range_is_one_error_row_and_the_other_ranges_are_listed(s3
     with FaultProxy(s3, fail_listings=("start-after=flat/g&",)) as proxy:
         settings = StoreSettings(s3_endpoint_url=proxy.url, list_page_keys=20, attempts=1)
         with beam.Pipeline() as p:
-            objects, errors = p | ListMedia("s3://ranges-plain/flat/", settings, split_depth=0, split_pages=2)
-            failed = errors | beam.Map(lambda e: (e.uri, e.reason, "keys after 'flat/g' up to 'flat/j'" in e.detail))
+            objects, errors, unlistable = p | ListMedia(Listing("s3://ranges-plain/flat/", settings, split_depth=0,
+                                                                split_pages=2))
+            assert_that(errors, equal_to([]), label="object errors")
+            failed = unlistable | beam.Map(lambda e: (e.uri, e.reason, "keys after 'flat/g' up to 'flat/j'" in e.detail))
             assert_that(failed, equal_to([("s3://ranges-plain/flat/", "prefix_unlistable", True)]), label="errors")
             assert_that(objects | beam.Map(lambda o: o.uri),
                         equal_to([k for k in expected("ranges-plain") if "/img" not in k]), label="objects")
@@ -116,7 +118,7 @@ def test_a_flat_gcs_prefix_is_listed_in_key_ranges_with_every_object_once():
         for key in flat_keys():
             bucket.blob(key).upload_from_string(b"x")
         with beam.Pipeline() as p:
-            objects, errors = p | ListMedia("gs://ranges-gcs/flat/", StoreSettings(list_page_keys=20), split_depth=0,
-                                            split_pages=2)
+            objects, errors, unlistable = p | ListMedia(Listing("gs://ranges-gcs/flat/", StoreSettings(list_page_keys=20),
+                                                                split_depth=0, split_pages=2))
             assert_that(objects | beam.Map(lambda o: o.uri), equal_to(expected("ranges-gcs", "gs")), label="objects")
-            assert_that(errors, equal_to([]), label="errors")
+            assert_that((errors, unlistable) | beam.Flatten(), equal_to([]), label="errors")

@@ -281,14 +281,16 @@ def test_a_failure_in_the_top_level_split_is_an_error_row_not_the_end_of_the_job
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from transforms.storage.listing import ListMedia
+    from transforms.storage.listing import Listing, ListMedia
 
     settings = StoreSettings(s3_endpoint_url=s3, attempts=1)
     with TestPipeline() as p:
-        objects, errors = p | ListMedia("s3://bucket-gone-since-the-check/media", settings)
+        objects, errors, unlistable = p | ListMedia(Listing("s3://bucket-gone-since-the-check/media", settings))
         assert_that(objects, equal_to([]), label="objects")
-        assert_that(errors | beam.Map(lambda e: (e.uri, e.stage, e.reason)),
-                    equal_to([("s3://bucket-gone-since-the-check/media", "list", "prefix_unlistable")]), label="errors")
+        assert_that(errors, equal_to([]), label="errors")
+        assert_that(unlistable | beam.Map(lambda e: (e.uri, e.stage, e.reason)),
+                    equal_to([("s3://bucket-gone-since-the-check/media", "list", "prefix_unlistable")]),
+                    label="unlistable")
 
 
 def test_a_prefix_that_cannot_be_listed_is_one_error_row_and_not_counted_as_an_object(s3, corpus, tmp_path):

@@ -15,7 +15,7 @@ from transforms.media.hashing import HashObjects, HashSettings, hash_object, has
 from transforms.store.hash_store import media_of_row, object_row
 from transforms.store.split import SplitListing
 from transforms.media.images import FrameHash
-from transforms.storage.listing import ListMedia
+from transforms.storage.listing import Listing, ListMedia
 from transforms.storage.local import list_local, local_version
 from transforms.storage.objects import MediaObject
 from transforms.matching.matcher import MatchHashes, MatchSettings
@@ -79,16 +79,17 @@ def test_list_media_walks_folders_and_tags_what_it_cannot_list(tmp_path):
     try:
         can_list_anyway = os.access(locked, os.R_OK)  # root reads any folder
         with TestPipeline() as p:
-            objects, errors = p | ListMedia(str(tmp_path))
+            objects, errors, unlistable = p | ListMedia(Listing(str(tmp_path)))
             assert_that(
                 objects | beam.Map(lambda o: os.path.relpath(o.uri, tmp_path)),
                 equal_to(["a/b/deep.jpg", "top.png"]),
                 label="objects",
             )
+            assert_that(errors, equal_to([]), label="errors")
             assert_that(
-                errors | beam.Map(lambda e: (e.stage, e.reason)),
+                unlistable | beam.Map(lambda e: (e.stage, e.reason)),
                 equal_to([] if can_list_anyway else [("list", "prefix_unlistable")]),
-                label="errors",
+                label="unlistable",
             )
     finally:
         os.chmod(locked, 0o755)

@@ -3,7 +3,7 @@ summary.json, whose counts reconcile: listed == unchanged_skipped + hashed + fai
 import json
 import time
 from datetime import datetime, timezone
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple, Union
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -67,9 +67,10 @@ def reject_rows(rejects: Sequence, run_id: str) -> List[Dict]:
 
 
 class WriteSummary(beam.PTransform):
-    """Count each named PCollection and write them, with `base` fields, to a summary.json."""
+    """Count each named PCollection (or the elements of a tuple of them, together) and write the
+    counts, with `base` fields, to a summary.json."""
 
-    def __init__(self, path: str, base: Dict, counted: Dict[str, beam.PCollection]):
+    def __init__(self, path: str, base: Dict, counted: Dict[str, Union[beam.PCollection, Tuple[beam.PCollection, ...]]]):
         super().__init__()
         self._path = path
         self._base = base
@@ -82,8 +83,11 @@ class WriteSummary(beam.PTransform):
         )
         # one count per name over one flattened collection: a Count.Globally each would be ten
         # combines, ten groupings and ten side inputs to build, plan and run
+        named = [(name, f"Name_{name}", pcolls) for name, pcolls in counted.items() if not isinstance(pcolls, tuple)]
+        named += [(name, f"Name_{name}_{i}", pcoll) for name, pcolls in counted.items() if isinstance(pcolls, tuple)
+                  for i, pcoll in enumerate(pcolls)]
         counts = (
-            [pcoll | f"Name_{name}" >> beam.Map(_constant, name) for name, pcoll in counted.items()]
+            [pcoll | label >> beam.Map(_constant, name) for name, label, pcoll in named]
             | "Names" >> beam.Flatten()
             | "Count" >> beam.combiners.Count.PerElement()
         )

@@ -9,7 +9,7 @@ to that one worker: the rest of its keys, after the last one listed, is cut into
 `prefix_unlistable` error row for what it concerns, and the run goes on.
 """
 import string
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Union
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
 
@@ -155,21 +155,36 @@ def is_prefix_failure(error: ScanError) -> bool:
 
 
 def _split_errors(item):
-    return beam.pvalue.TaggedOutput("errors", item) if isinstance(item, ScanError) else item
+    if isinstance(item, ScanError):
+        return beam.pvalue.TaggedOutput("unlistable" if is_prefix_failure(item) else "errors", item)
+    return item
+
+
+class Listing(NamedTuple):
+    """What to list and how: a URI (or inventory files, with the URI keeping only objects under
+    it), and the splitting of bucket prefixes over workers."""
+
+    media_uri: Optional[str]
+    stores: StoreSettings = StoreSettings()
+    split_depth: int = 1  # prefix levels listed first, their sub-prefixes on other workers
+    split_pages: int = 10  # pages one worker lists of a prefix before the rest is cut into key ranges
+    inventory: Tuple[InventoryFile, ...] = ()
+    follow_symlinks: bool = False  # a local folder's links (never to a path outside it)
 
 
 class ListMedia(beam.PTransform):
-    """URI (or inventory files) -> MediaObjects (main output `objects`) and ScanErrors (`errors`)."""
+    """A Listing -> MediaObjects (main output `objects`), ScanErrors of listed entries that cannot
+    be scanned (`errors`: each one object), and ScanErrors of folders or prefixes that cannot be
+    listed (`unlistable`: their objects unknown)."""
 
-    def __init__(self, media_uri: Optional[str], settings: StoreSettings = StoreSettings(), split_depth: int = 1,
-                 inventory: Sequence[InventoryFile] = (), follow_symlinks: bool = False, split_pages: int = 10):
+    def __init__(self, listing: Listing):
         super().__init__()
-        self._split_pages = split_pages
-        self._follow_symlinks = follow_symlinks
-        self._media_uri = media_uri
-        self._settings = settings
-        self._split_depth = split_depth
-        self._inventory = tuple(inventory)
+        self._split_pages = listing.split_pages
+        self._follow_symlinks = listing.follow_symlinks
+        self._media_uri = listing.media_uri
+        self._settings = listing.stores
+        self._split_depth = listing.split_depth
+        self._inventory = tuple(listing.inventory)
 
     def expand(self, pbegin):
         if self._inventory:
@@ -179,7 +194,7 @@ class ListMedia(beam.PTransform):
                 | "SpreadFiles" >> beam.Reshuffle()
                 | "ReadInventory" >> beam.ParDo(ReadInventoryFile(self._media_uri or ""))
             )
-            return items | "SplitErrors" >> beam.Map(_split_errors).with_outputs("errors", main="objects")
+            return items | "SplitErrors" >> beam.Map(_split_errors).with_outputs("errors", "unlistable", main="objects")
         root = pbegin | "Root" >> beam.Create([self._media_uri])
         if is_remote(self._media_uri):
             top = root | "Split" >> beam.ParDo(_ListPrefixes(self._settings, self._split_depth, self._split_pages))
@@ -199,4 +214,4 @@ class ListMedia(beam.PTransform):
             items = (near_top, listed.items, rest) | "AllListed" >> beam.Flatten()
         else:
             items = root | "Walk" >> beam.FlatMap(list_local, self._follow_symlinks)
-        return items | "SplitErrors" >> beam.Map(_split_errors).with_outputs("errors", main="objects")
+        return items | "SplitErrors" >> beam.Map(_split_errors).with_outputs("errors", "unlistable", main="objects")
