@@ -32,7 +32,7 @@ from transforms.reports.view import ReportError
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="takedown-scan feedback", description=__doc__.split("\n\n")[0])
     p.add_argument("output", metavar="OUTPUT", help="A scan's --output folder, with reviews/.")
-    p.add_argument("--to", required=True, choices=("ncmec", "stopncii"))
+    p.add_argument("--to", required=True, choices=tuple(WRITERS))
     p.add_argument("--out", required=True, help="The folder the feedback files are written to.")
     p.add_argument("--send", action="store_true", help="Also send them to the registry's API.")
     p.add_argument("--api-url", "--api_url", dest="api_url", help="The API's base URL (default: the production one).")
@@ -88,10 +88,14 @@ def _stopncii(args, reviews) -> int:
     return document["count"]
 
 
+# What each feed takes back, by the feed's name (transforms/registry/feeds.py lists the feeds).
+WRITERS = {"ncmec": _ncmec, "stopncii": _stopncii}
+
+
 def feedback(argv: List[str]) -> None:
     args = parser().parse_args(argv)
     reviews = read_reviews(args.output)
-    count = (_ncmec if args.to == "ncmec" else _stopncii)(args, reviews)
+    count = WRITERS[args.to](args, reviews)
     foreign = foreign_verdicts(reviews, args.to)
     print(f"takedown-scan: {count} {args.to} feedback item(s) written to {args.out}"
           + (" and sent" if args.send else "")

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
@@ -29,15 +29,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import OneLineParser, UsageError, run_command
 from pipelines.launch import show_progress
-from transforms.registry import ncmec, stopncii
-from transforms.registry.feed import Batch, newest
+from transforms.registry.feeds import FEEDS
+from transforms.registry.feed import newest
 from transforms.registry.http import FeedError, HttpSettings, safe_url
 from transforms.registry.journal import FLUSH_RECORDS, Journal
 from transforms.registry.snapshots import RegistryRefused
 from transforms.registry.versions import SyncRefused, base_version, merged_source, prune, write_version
 
-CREDENTIALS_ENV = {"ncmec": "TAKEDOWN_NCMEC_CREDENTIALS", "stopncii": "TAKEDOWN_STOPNCII_KEYS"}
-CREDENTIALS_FORM = {"ncmec": ("user", "password", ":"), "stopncii": ("fetch_function_key", "subscription_key", ",")}
 PROGRESS_EVERY_S = 10.0
 CURSOR_LIFETIME_S = 12 * 3600  # an older next link or page token is not trusted: its window starts again
 _log = logging.getLogger("takedown_scan")
@@ -52,33 +50,26 @@ def _add(parser, *names, **kwargs) -> None:
 
 def parser() -> argparse.ArgumentParser:
     top = OneLineParser(prog="takedown-scan sync", description=__doc__.split("\n\n")[0])
-    sources = top.add_subparsers(dest="source", required=True, parser_class=OneLineParser, metavar="ncmec|stopncii")
-    for source, module, since_help in (
-        ("ncmec", ncmec, "Fetch entries changed since this UTC time (ISO 8601) instead of the checkpoint."),
-        ("stopncii", stopncii, "Fetch hashes changed since this unix time instead of the checkpoint."),
-    ):
-        sub = sources.add_parser(source, help=f"sync from {source}", description=f"Sync the {source} feed into ROOT.")
+    sources = top.add_subparsers(dest="source", required=True, parser_class=OneLineParser, metavar="|".join(FEEDS))
+    for feed in FEEDS.values():
+        sub = sources.add_parser(feed.name, help=f"sync from {feed.name}", description=f"Sync the {feed.name} feed into ROOT.")
         _add(sub, "--registry", required=True, help="The registry root: ROOT/VERSION/ folders (local, gs://, s3://).")
-        _add(sub, "--api-url", default=module.DEFAULT_URL, help=f"The API's base URL (default {module.DEFAULT_URL}).")
-        _add(sub, "--credentials-file", help=f"A file holding the credentials instead of ${CREDENTIALS_ENV[source]}.")
-        _add(sub, "--since", help=since_help)
+        _add(sub, "--api-url", default=feed.default_url, help=f"The API's base URL (default {feed.default_url}).")
+        _add(sub, "--credentials-file", help=f"A file holding the credentials instead of ${feed.credentials_env}.")
+        _add(sub, "--since", help=feed.since_help)
         _add(sub, "--keep", type=int, default=0, help="Delete all but the newest N versions of the root (0: keep all).")
         _add(sub, "--retries", type=int, default=HttpSettings.retries, help="Tries again after 429, 5xx or a lost connection.")
         _add(sub, "--retry-wait-s", type=float, default=HttpSettings.first_wait_s, help="First wait before a retry; doubles each time.")
         _add(sub, "--journal-every", type=int, default=FLUSH_RECORDS, help="Records fetched between two saves of the progress.")
         sub.add_argument("--s3_endpoint_url", help="An S3-compatible store's endpoint for an s3:// root (or AWS_ENDPOINT_URL).")
-        if source == "ncmec":
-            _add(sub, "--member-id", action="extend", nargs="+", default=[], help="Keep only entries of these members.")
-            _add(sub, "--max-window-entries", type=int, default=ncmec.MAX_WINDOW_ENTRIES,
-                 help="Shrink a time window the API says holds more entries than this.")
-        else:
-            _add(sub, "--page-size", type=int, default=stopncii.PAGE_SIZE, help="Hashes asked for per page.")
+        feed.add_options(lambda *names, **kwargs: _add(sub, *names, **kwargs))
     return top
 
 
 def credentials(source: str, path: Optional[str]) -> Tuple[str, ...]:
-    first, second, separator = CREDENTIALS_FORM[source]
-    where = path or f"${CREDENTIALS_ENV[source]}"
+    feed = FEEDS[source]
+    first, second, separator = feed.credentials_form
+    where = path or f"${feed.credentials_env}"
     if path:
         try:
             with open(path, encoding="utf-8") as f:
@@ -86,49 +77,24 @@ def credentials(source: str, path: Optional[str]) -> Tuple[str, ...]:
         except (OSError, UnicodeDecodeError) as e:
             raise UsageError(f"credentials file {path} cannot be read: {type(e).__name__}") from None
     else:
-        text = os.environ.get(CREDENTIALS_ENV[source], "").strip()
+        text = os.environ.get(feed.credentials_env, "").strip()
         if not text:
-            raise UsageError(f"no {source} credentials: set {CREDENTIALS_ENV[source]}={first}{separator}{second} "
+            raise UsageError(f"no {source} credentials: set {feed.credentials_env}={first}{separator}{second} "
                              "or give --credentials-file")
-    parts = [p.strip() for p in text.split(separator, 2 if source == "stopncii" else 1)]
+    parts = [p.strip() for p in text.split(separator, feed.credential_values - 1)]
     if len(parts) < 2 or not all(parts):
         raise UsageError(f"the {source} credentials in {where} are not of the form {first}{separator}{second}")
-    return tuple(parts)  # StopNCII's may add ,feedback_function_key (for SubmitFeedback)
+    return tuple(parts)  # a feed may take more values than two (StopNCII's SubmitFeedback key)
 
 
 def _since(args) -> Optional[Dict]:
     if args.since is None:
         return None
+    feed = FEEDS[args.source]
     try:
-        if args.source == "ncmec":
-            text = args.since if "T" in args.since else args.since + "T00:00:00Z"
-            return {"from": ncmec.parse_time(text), "cursor": None}
-        return {"start": int(args.since), "token": None}
+        return feed.parse_since(args.since)
     except ValueError:
-        form = "an ISO 8601 UTC time such as 2024-01-31T00:00:00Z" if args.source == "ncmec" else "a unix time in seconds"
-        raise UsageError(f"--since {args.since!r} is not {form}") from None
-
-
-def _start(args, checkpoint: Optional[Dict]) -> Dict:
-    return _since(args) or checkpoint or ({"from": 0, "cursor": None} if args.source == "ncmec"
-                                          else {"start": stopncii.DEFAULT_START, "token": None})
-
-
-def _feed(args, position: Dict, settings: HttpSettings, secret: Tuple[str, ...]) -> Iterator[Batch]:
-    log = lambda message: _log.info("%s: %s", args.source, message)  # noqa: E731
-    if args.source == "ncmec":
-        client = ncmec.NcmecClient(args.api_url, *secret[:2], settings)
-        log(f"signed in as member {client.status()}")
-        members = frozenset(ncmec.member_filter(args.member_id))
-        return ncmec.fetch(client, position, ncmec.window_end_now(), members, args.max_window_entries, log)
-    client = stopncii.StopnciiClient(args.api_url, *secret[:2], settings)
-    return stopncii.fetch(client, position, args.page_size, log)
-
-
-def _where(position: Dict) -> str:
-    if "from" in position:
-        return ncmec.iso(position["from"])
-    return f"startTimestamp {position['start']}"
+        raise UsageError(f"--since {args.since!r} is not {feed.since_form}") from None
 
 
 def sync(args) -> Dict:
@@ -140,8 +106,8 @@ def sync(args) -> Dict:
     base = base_version(args.registry)
     previous = base.source(args.source)
     # Kept in the manifest and the journal: the URL without a user part or query, which may hold secrets.
-    settings = {"source": args.source, "api_url": safe_url(args.api_url).rstrip("/"),
-                "members": list(ncmec.member_filter(getattr(args, "member_id", None)))}
+    feed = FEEDS[args.source]
+    settings = {"source": args.source, "api_url": safe_url(args.api_url).rstrip("/"), **feed.settings(args)}
     keep_previous = previous.get("settings", settings) == settings
     if not keep_previous:
         _log.info("%s: the settings differ from those of version %s (%s); fetching everything again",
@@ -151,25 +117,26 @@ def sync(args) -> Dict:
     if resumed:
         position, age = resumed
         if age > CURSOR_LIFETIME_S:
-            position = (ncmec if args.source == "ncmec" else stopncii).restart(position)
-        _log.info("%s: resuming an unfinished sync at %s with %d records fetched", args.source, _where(position),
+            position = feed.restart(position)
+        _log.info("%s: resuming an unfinished sync at %s with %d records fetched", args.source, feed.where(position),
                   journal.records)
     else:
-        position = _start(args, previous.get("checkpoint") if keep_previous else None)
+        position = _since(args) or (keep_previous and previous.get("checkpoint")) or feed.first_position()
     http = HttpSettings(retries=args.retries, first_wait_s=args.retry_wait_s)
     started = bool(resumed)
     shown = time.monotonic()
     # What is loaded by now (Beam's modules above all) lives to the end and holds no garbage: out
     # of the collector's way, or every full collection walks it again (that doubled a sync's CPU).
     gc.freeze()
-    for batch in _feed(args, position, http, secret):
+    log = lambda message: _log.info("%s: %s", args.source, message)  # noqa: E731
+    for batch in feed.fetch(args, position, http, secret, log):
         if not started:  # the feed has answered: the credentials are good, the journal may begin
             journal.start(base.version, position)
             started = True
         journal.add(batch.records, batch.position, batch.counts)
         position = batch.position
         if time.monotonic() - shown >= PROGRESS_EVERY_S:
-            _log.info("%s: %d records fetched; at %s", args.source, journal.records, _where(position))
+            _log.info("%s: %d records fetched; at %s", args.source, journal.records, feed.where(position))
             shown = time.monotonic()
     journal.flush()
     changes = newest(journal.table())

@@ -1,11 +1,12 @@
-"""What every registry feed yields, whatever its protocol: records that add, replace or remove one
-entry, batches of them with the position to resume from, records as Arrow tables, and the merge of
-many records into the changes a sync writes (a record replaces an older one for the same entry,
-whatever order they came in).
+"""What every registry feed is and yields, whatever its protocol: `Feed`, the one interface a
+feed module fills (ncmec.FEED, stopncii.FEED; `pipelines/sync.py` and `feedback.py` loop over
+FEEDS and name no feed); records that add, replace or remove one entry, batches of them with the
+position to resume from, records as Arrow tables, and the merge of many records into the changes
+a sync writes (a record replaces an older one for the same entry, whatever order they came in).
 """
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +35,28 @@ class Batch:
     records: List[Record]
     position: Dict
     counts: Counter = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One registry feed: its name and URL, its credentials, its options, how a position is
+    started, parsed from --since, restarted and told, and its records fetched."""
+
+    name: str  # the sync's SOURCE and the prefix of its entry ids (`ncmec:...`)
+    default_url: str
+    credentials_env: str  # the environment variable that holds the credentials
+    credentials_form: Tuple[str, str, str]  # (first, second, separator): `user:password`
+    credential_values: int  # the most values the credentials may hold (a feed may take an optional one)
+    since_help: str
+    since_form: str  # what --since must be, for the error
+    parse_since: Callable[[str], Dict]  # --since -> a position; ValueError when it is not one
+    first_position: Callable[[], Dict]  # where a first sync starts
+    restart: Callable[[Dict], Dict]  # a position whose cursor (next link, page token) is too old
+    where: Callable[[Dict], str]  # a position, as progress lines say it
+    add_options: Callable[[Callable[..., None]], None]  # add(names..., **argparse kwargs) for each of its own
+    settings: Callable[[Any], Dict]  # the parsed options -> what, besides the URL, makes a sync the same one
+    fetch: Callable[..., Iterator["Batch"]]  # (options, position, HttpSettings, credentials, log) -> batches
+
 
 
 RECORD_SCHEMA = pa.schema([("entry_id", pa.string()), ("updated_at", pa.int64()), ("removed", pa.bool_()),

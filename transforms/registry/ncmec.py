@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
-from transforms.registry.feed import Batch, Record
+from transforms.registry.feed import Batch, Feed, Record
 from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send, under
 from transforms.signals import SIGNALS
 
@@ -281,3 +281,38 @@ def window_end_now() -> int:
 
 def member_filter(values: Optional[List[str]]) -> Tuple[str, ...]:
     return tuple(sorted({v.strip() for v in values or () if v.strip()}))
+
+
+def _since(text: str) -> Dict:
+    return {"from": parse_time(text if "T" in text else text + "T00:00:00Z"), "cursor": None}
+
+
+def _add_options(add) -> None:
+    add("--member-id", action="extend", nargs="+", default=[], help="Keep only entries of these members.")
+    add("--max-window-entries", type=int, default=MAX_WINDOW_ENTRIES,
+        help="Shrink a time window the API says holds more entries than this.")
+
+
+def _fetch(args, position: Dict, settings: HttpSettings, secret: Tuple[str, ...], log) -> Iterator[Batch]:
+    client = NcmecClient(args.api_url, *secret[:2], settings)
+    log(f"signed in as member {client.status()}")
+    return fetch(client, position, window_end_now(), frozenset(member_filter(args.member_id)),
+                 args.max_window_entries, log)
+
+
+FEED = Feed(
+    name="ncmec",
+    default_url=DEFAULT_URL,
+    credentials_env="TAKEDOWN_NCMEC_CREDENTIALS",
+    credentials_form=("user", "password", ":"),
+    credential_values=2,
+    since_help="Fetch entries changed since this UTC time (ISO 8601) instead of the checkpoint.",
+    since_form="an ISO 8601 UTC time such as 2024-01-31T00:00:00Z",
+    parse_since=_since,
+    first_position=lambda: {"from": 0, "cursor": None},
+    restart=restart,
+    where=lambda position: iso(position["from"]),
+    add_options=_add_options,
+    settings=lambda args: {"members": list(member_filter(args.member_id))},
+    fetch=_fetch,
+)

@@ -11,9 +11,9 @@ import json
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
-from transforms.registry.feed import Batch, Record
+from transforms.registry.feed import Batch, Feed, Record
 from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send
 from transforms.signals import SIGNALS
 
@@ -152,3 +152,25 @@ def fetch(client: StopnciiClient, position: Dict, page_size: int = PAGE_SIZE,
         following = page.next_set_timestamp if page.next_set_timestamp is not None else newest
         yield Batch(page.records, {"start": max(start, following), "token": None}, page.counts)
         return
+
+
+def _fetch(args, position: Dict, settings: HttpSettings, secret: Tuple[str, ...], log) -> Iterator[Batch]:
+    return fetch(StopnciiClient(args.api_url, *secret[:2], settings), position, args.page_size, log)
+
+
+FEED = Feed(
+    name="stopncii",
+    default_url=DEFAULT_URL,
+    credentials_env="TAKEDOWN_STOPNCII_KEYS",
+    credentials_form=("fetch_function_key", "subscription_key", ","),
+    credential_values=3,  # a third: SubmitFeedback's own function key
+    since_help="Fetch hashes changed since this unix time instead of the checkpoint.",
+    since_form="a unix time in seconds",
+    parse_since=lambda text: {"start": int(text), "token": None},
+    first_position=lambda: {"start": DEFAULT_START, "token": None},
+    restart=restart,
+    where=lambda position: f"startTimestamp {position['start']}",
+    add_options=lambda add: add("--page-size", type=int, default=PAGE_SIZE, help="Hashes asked for per page."),
+    settings=lambda args: {"members": []},
+    fetch=_fetch,
+)
