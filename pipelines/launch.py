@@ -41,10 +41,10 @@ class Job:
     name: str  # as in `takedown-scan NAME`
     description: str  # its --help's first paragraph
     options: Type[PipelineOptions]  # the job's own options (JobOptions' are shared)
-    plan: Callable[[Any], Any]  # options -> plan: checks and loads before anything is read; may raise REFUSALS
+    plan: Callable[[Any], Any]  # options -> plan (with its report folder, run_dir): checks and loads
+    # before anything is read; may raise REFUSALS
     build: Callable[[beam.Pipeline, Any, Any], None]  # (pipeline, options, plan): named composites only
     announce: Callable[[Any, Any], str]  # (options, plan) -> the line said before the run
-    run_dir: Callable[[Any], str]  # plan -> the run's report folder
     leftovers: Callable[[Any, Any], Iterable[str]] = lambda options, plan: ()  # roots to clear of dead runs' files
     no_arguments: Optional[Callable[[], List[str]]] = None  # the arguments (and a note) when none are given
 
@@ -72,7 +72,7 @@ def launch(job: Job, argv: Optional[List[str]] = None) -> int:
     for root in job.leftovers(options, plan):
         clear_leftovers(root)
     job.build(p, options, plan)
-    run_dir = job.run_dir(plan)
+    run_dir = plan.run_dir
     with private_temp_dir():
         result = p.run()
         if os.environ.get("FLEX_TEMPLATE_PYTHON_PY_FILE"):  # a Flex Template launcher submits and returns

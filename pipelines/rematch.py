@@ -119,7 +119,6 @@ JOB = Job(
     plan=lambda options: plan_rematch(options.view_as(JobOptions), options.since),
     build=build,
     announce=announce,
-    run_dir=lambda plan: plan.run_dir,
 )
 
 

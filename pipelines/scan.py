@@ -172,9 +172,10 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
     except InventoryError as e:
         raise UsageError(str(e)) from None
     job = scan.view_as(JobOptions)
-    check_writable(scan_store_settings(scan), "--output", job.output)
+    stores = scan_store_settings(scan)
+    check_writable(stores, "--output", job.output)
     if job.hashes:
-        check_writable(scan_store_settings(scan), "--hashes", job.hashes)
+        check_writable(stores, "--hashes", job.hashes)
     snapshot = resolve_snapshot(job.registry)
     registry = CachedRegistry(snapshot, job.max_registry_reject_share).registry
     now = now or datetime.now(timezone.utc)
@@ -188,7 +189,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         hashes_uri=hashes_uri,
         snapshot=snapshot,
         registry=registry,
-        listing=Listing(scan.media, scan_store_settings(scan), scan.list_split_depth, scan.list_split_pages, inventory,
+        listing=Listing(scan.media, stores, scan.list_split_depth, scan.list_split_pages, inventory,
                         scan.follow_symlinks),
         hash_settings=HashSettings(
             max_bytes=scan.max_object_bytes,
@@ -196,7 +197,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
             max_total_pixels=scan.max_total_pixels,
             video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames, scan.tmk),
             costs=CostSettings(base_s=scan.hash_cpu_s),
-            stores=scan_store_settings(scan),
+            stores=stores,
             concurrency=read_concurrency(scan),
             max_inflight_bytes=scan.max_inflight_bytes,
             follow_symlinks=scan.follow_symlinks,
@@ -276,7 +277,6 @@ JOB = Job(
     plan=plan_scan,
     build=build,
     announce=announce,
-    run_dir=lambda plan: plan.run_dir,
     leftovers=lambda scan, plan: {scan.view_as(JobOptions).output, plan.hashes_uri},
     no_arguments=sample_flags,
 )

@@ -72,11 +72,15 @@ def open_image(data: bytes, max_pixels: int, budget: Optional[CpuBudget] = None)
     width, height = image.size
     if width <= 0 or height <= 0:
         raise MediaError("corrupt", f"image of {width} x {height} pixels")
-    if width * height > max_pixels:
-        raise MediaError(
-            "too_many_pixels", f"{width} x {height} = {width * height} pixels > limit {max_pixels}"
-        )
+    check_pixels(width, height, max_pixels)
     return image
+
+
+def check_pixels(width: int, height: int, limit: int, what: str = "") -> None:
+    """A picture or frame (`what`, when it is one of several) of more than `limit` pixels fails."""
+    if width * height > limit:
+        raise MediaError("too_many_pixels", f"{what + ': ' if what else ''}{width} x {height} = {width * height} "
+                                            f"pixels > limit {limit}")
 
 
 def _load(image: Image.Image) -> None:
@@ -231,9 +235,7 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_p
     if len(sizes) > max_frames:
         raise MediaError("too_long", f"more than {max_frames} frames")
     for index, (width, height) in enumerate(sizes):
-        if width * height > max_pixels:
-            raise MediaError("too_many_pixels", f"frame {index}: {width} x {height} = {width * height} pixels > "
-                                                f"limit {max_pixels}")
+        check_pixels(width, height, max_pixels, f"frame {index}")
     total = sum(width * height for width, height in sizes)
     if max_total_pixels is not None and total > max_total_pixels:
         raise MediaError("too_many_pixels", f"{len(sizes)} frames of {total} pixels in all > limit {max_total_pixels}")

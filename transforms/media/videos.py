@@ -23,7 +23,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from transforms.media.costs import MAX_FRAME_RATE, CpuBudget
-from transforms.media.images import REDUCED_SIDE, FrameHash, picture_hashes
+from transforms.media.images import REDUCED_SIDE, FrameHash, check_pixels, picture_hashes
 from transforms.reasons import MediaError
 from transforms.media.sniffing import HEAD_BYTES, sniff
 from transforms.media.tmk_frames import SIDE, TmkAccumulator, frame_feature
@@ -109,11 +109,6 @@ class _Streams:
     max_pixels: int
 
 
-def _check_pixels(width: int, height: int, limit: int, what: str) -> None:
-    if width * height > limit:
-        raise MediaError("too_many_pixels", f"{what}: {width} x {height} = {width * height} pixels > limit {limit}")
-
-
 def _packets(container, stream, rate: float, claimed_s: Optional[float], budget: CpuBudget):
     """The stream's packets as they are demuxed, each counted against MAX_FRAME_RATE a second of
     the video time they span, the CPU budget widened to that time and checked."""
@@ -146,7 +141,7 @@ def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, 
     decoded frame."""
     with container:
         stream = container.streams.video[index]
-        _check_pixels(stream.codec_context.width, stream.codec_context.height, shared.max_pixels,
+        check_pixels(stream.codec_context.width, stream.codec_context.height, shared.max_pixels,
                       f"video stream {index}")
         stream.thread_type = "AUTO"
         stream.thread_count = DECODER_THREADS
@@ -161,7 +156,7 @@ def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, 
                   for frame in packet.decode())
         try:
             for number, frame in enumerate(frames):
-                _check_pixels(frame.width, frame.height, shared.max_pixels, f"frame {number}")
+                check_pixels(frame.width, frame.height, shared.max_pixels, f"frame {number}")
                 time_s = float(frame.time) if frame.time is not None else number / rate
                 if time_s > settings.max_seconds:
                     raise MediaError("too_long", f"frames beyond {settings.max_seconds:.0f} s")
