@@ -86,7 +86,7 @@ def main(argv=None) -> int:
                 if reference.quality >= 50:
                     rows.append((side, fmt, mode, PDQ.distance(ours(data).pdq, reference.pdq)))
                 if mode == "CMYK":
-                    cmyk.append(PDQ.distance(pdq_from_bytes(data)[0], reference.pdq))
+                    cmyk.append(PDQ.distance(bytes.fromhex(pdq_from_bytes(data)[0]), reference.pdq))
     bits = np.array([r[3] for r in rows])
     print(f"  {len(bits)} pictures from 64 px to 48 MP: median {np.median(bits):.0f}, 95th percentile "
           f"{np.percentile(bits, 95):.0f}, worst {bits.max()}; 0 bits on {np.mean(bits == 0):.0%} of them")

@@ -25,7 +25,7 @@ def main(argv=None) -> int:
             data = f.read()
         ours = hash_image(data, LIMIT)[0]
         width, height = open_image(data, LIMIT).size
-        bits = PDQ.distance(ours.pdq, row["pdq_hex"])
+        bits = PDQ.distance(ours.pdq, bytes.fromhex(row["pdq_hex"]))
         print(f"{row['path']:48} {row['source']:16} {width:>5}x{height:<5} {ours.quality:>7} {bits:>4}")
         if ours.quality >= 50:
             if max(width, height) <= 512:

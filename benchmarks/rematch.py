@@ -154,7 +154,7 @@ def part_two(args, rng) -> None:
         stat = os.stat(path)
         write(path, os.urandom(stat.st_size))
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    copies = [(f"N-{s}", "pdq", pdq_of_rgb(np.asarray(photo(s, 640, 480))).pdq, "tid", "m")
+    copies = [(f"N-{s}", "pdq", pdq_of_rgb(np.asarray(photo(s, 640, 480))).pdq.hex(), "tid", "m")
               for s in seeds[:: max(1, len(seeds) // 10)][:10]]
     write(os.path.join(registry, "v2", "entries.csv"), registry_csv(unrelated + copies))
     write(os.path.join(registry, "v2", "_SUCCESS"), b"")

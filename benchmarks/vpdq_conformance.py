@@ -7,6 +7,7 @@ border-trimmed variants, and the bit difference of our frame hashes from the ref
     python -m benchmarks.vpdq_conformance [--sample_seconds S] [CONFORMANCE_FOLDER]
 """
 import argparse
+import collections
 import csv
 import os
 import statistics
@@ -52,7 +53,7 @@ def bits_from_reference(frames, reference):
             continue
         _, quality, pdq, _ = min(by_time, key=lambda r: abs(r[3] - frame.time_s))
         if quality >= 50:
-            bits.append(PDQ.distance(frame.pdq, pdq))
+            bits.append(PDQ.distance(frame.pdq, bytes.fromhex(pdq)))
     return bits
 
 
@@ -62,10 +63,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sample_seconds", type=float, default=VideoSettings.sample_seconds)
     args = parser.parse_args(argv)
     folder = os.path.join(args.folder, "video")
-    index = RegistryIndex(reference_registry(folder))
+    registry = reference_registry(folder)
+    index = RegistryIndex(registry)
+    frames_of_entry = collections.Counter(registry.entries_of(registry.rows["pdq"]))
     everything = MatchSettings(min_matched_frame_share=0.0, min_registry_frame_share=0.0)
     defaults = MatchSettings()
-    print(f"registry: {dict(index.pdq_rows_of_entry)} frames; sample_seconds={args.sample_seconds}; "
+    print(f"registry: {dict(frames_of_entry)} frames; sample_seconds={args.sample_seconds}; "
           f"default minimums: matched {defaults.min_matched_frame_share}, registry {defaults.min_registry_frame_share}")
     print(f"{'video':34} {'frames':>6} {'bits med/max':>12}  {'entry':8} {'trimmed: matched/registry':>26} "
           f"{'as is: matched/registry':>24}  verdict")
@@ -73,8 +76,8 @@ def main(argv=None) -> int:
         with open(os.path.join(folder, name), "rb") as f:
             frames = hash_video(f.read(), VideoSettings(sample_seconds=args.sample_seconds)).frames
         bits = bits_from_reference(frames, reference_frames(folder, name[:-4]))
-        media = media_hashes(MediaObject(name, "", None), "video", frames, {})
-        as_is = media_hashes(MediaObject(name, "", None), "video", [f for f in frames if f.variant == "original"], {})
+        media = media_hashes(MediaObject(name, "", None), "video", frames)
+        as_is = media_hashes(MediaObject(name, "", None), "video", [f for f in frames if f.variant == "original"])
         shares = {m.entry_id: m for m in match_media(media, index, everything)}
         plain = {m.entry_id: m for m in match_media(as_is, index, everything)}
         verdict = sorted(m.entry_id for m in match_media(media, index, defaults) if m.signal_type == "pdq")

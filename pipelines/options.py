@@ -12,6 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.config import UsageError
 from transforms.matching.matcher import MatchSettings
 from transforms.registry.snapshots import DEFAULT_MAX_REJECT_SHARE
+from transforms.signals import signal_options
 
 # The options a run without --config starts from: the DirectRunner as measured fastest here.
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "local.yaml")
@@ -50,8 +51,8 @@ def print_help(prog: str, description: str, *option_classes) -> None:
 
 def _add_match_arguments(group) -> None:
     """The options of matching and of the registry, on an argparse group."""
-    group.add_argument("--pdq_threshold", type=int, default=MatchSettings.pdq_threshold,
-                       help="Largest PDQ distance that matches.")
+    for option in signal_options():
+        group.add_argument(f"--{option.name}", type=option.type, default=option.default, help=option.help)
     group.add_argument("--min_quality", type=int, default=MatchSettings.min_quality,
                        help="PDQ hashes of lower quality never match.")
     group.add_argument("--max_registry_reject_share", type=float, default=DEFAULT_MAX_REJECT_SHARE,
@@ -64,23 +65,17 @@ def _add_match_arguments(group) -> None:
                        help="Also match rotated and mirrored copies (the default).")
     group.add_argument("--no_dihedral", dest="dihedral", action="store_false",
                        help="Match pictures only as they are.")
-    group.add_argument("--tmk_level1", type=float, default=MatchSettings.tmk_level1,
-                       help="TMK+PDQF: least level-1 score (cosine of the pure averages) that matches.")
-    group.add_argument("--tmk_level2", type=float, default=MatchSettings.tmk_level2,
-                       help="TMK+PDQF: least level-2 score (the temporal kernel) that matches.")
 
 
 def check_match_options(options) -> None:
-    if not 0 <= options.pdq_threshold <= 256:
-        raise UsageError("--pdq_threshold must be between 0 and 256")
-    if not 0 <= options.min_quality <= 100:
-        raise UsageError("--min_quality must be between 0 and 100")
-    for name in ("max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share",
-                 "tmk_level1", "tmk_level2"):
-        if not 0 <= getattr(options, name) <= 1:
-            raise UsageError(f"--{name} must be between 0 and 1")
+    bounds = [(option.name, option.low, option.high) for option in signal_options()]
+    bounds += [("min_quality", 0, 100)] + [(name, 0, 1) for name in (
+        "max_registry_reject_share", "min_matched_frame_share", "min_registry_frame_share")]
+    for name, low, high in bounds:
+        if not low <= getattr(options, name) <= high:
+            raise UsageError(f"--{name} must be between {low} and {high}")
 
 
 def match_settings(options) -> MatchSettings:
-    return MatchSettings(options.pdq_threshold, options.min_quality, options.min_matched_frame_share,
-                         options.min_registry_frame_share, options.dihedral, options.tmk_level1, options.tmk_level2)
+    return MatchSettings(options.min_quality, options.min_matched_frame_share, options.min_registry_frame_share,
+                         options.dihedral, tuple((o.name, getattr(options, o.name)) for o in signal_options()))

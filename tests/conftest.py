@@ -51,7 +51,7 @@ def corpus(tmp_path_factory):
     rows = []
     for entry, seed in REGISTERED.items():
         original = photo(seed)
-        rows.append((entry, "pdq", pdq_of_rgb(np.asarray(original)).pdq, "take_it_down", "m1"))
+        rows.append((entry, "pdq", pdq_of_rgb(np.asarray(original)).pdq.hex(), "take_it_down", "m1"))
         if entry == "E-13":  # registered by exact hashes only: the file itself
             exact = encode(original, "JPEG", quality=90)
             write(str(media / "exact" / "e13.jpg"), exact)
@@ -83,6 +83,6 @@ def corpus(tmp_path_factory):
     complete = registry / "2026-11-20T0300Z"
     write(str(complete / "hashes.csv"), registry_csv(rows))
     write(str(complete / "_SUCCESS"), b"")
-    decoy = [("DECOY", "pdq", pdq_of_rgb(np.asarray(photo(UNRELATED[0]))).pdq, "x", "x")]
+    decoy = [("DECOY", "pdq", pdq_of_rgb(np.asarray(photo(UNRELATED[0]))).pdq.hex(), "x", "x")]
     write(str(registry / "2026-11-21T0300Z" / "hashes.csv"), registry_csv(decoy))
     return {"root": root, "media": str(media), "registry": str(registry), "expected": expected}

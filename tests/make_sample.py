@@ -35,7 +35,7 @@ def main() -> None:
     for name, data in files.items():
         with open(os.path.join(media, name), "wb") as f:
             f.write(data)
-    pdq = {seed: pdq_of_rgb(np.asarray(image)).pdq for seed, image in originals.items()}
+    pdq = {seed: pdq_of_rgb(np.asarray(image)).pdq.hex() for seed, image in originals.items()}
     rows = [
         "entry_id,signal_type,signal_value,source,classification,added_at",
         f"TID-0001,pdq,{pdq[101]},take_it_down,self_reported,2026-10-02T11:00:00Z",

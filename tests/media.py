@@ -154,4 +154,4 @@ def pdq_of_rgb(rgb: np.ndarray) -> FrameHash:
     """PDQ hash and quality of an H x W x 3 uint8 picture by pdqhash, the reference C++ code: what
     the tests and benchmarks compare the project's hashes with."""
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return FrameHash(np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality))
+    return FrameHash(np.packbits(bits.astype(np.uint8)).tobytes(), int(quality))

@@ -22,7 +22,7 @@ def reviewed(tmp_path_factory):
     root = tmp_path_factory.mktemp("feedback")
     media, registry, output = root / "media", root / "registry", root / "out"
     ncmec_server, stopncii_server = NcmecServer(), StopnciiServer()
-    values = {name: pdq_of_rgb(np.asarray(photo(seed))).pdq for name, seed in PHOTOS.items()}
+    values = {name: pdq_of_rgb(np.asarray(photo(seed))).pdq.hex() for name, seed in PHOTOS.items()}
     for name, seed in PHOTOS.items():
         write(str(media / f"{name}.jpg"), encode(photo(seed), "JPEG", quality=90))
     for name in ("n1", "n2"):

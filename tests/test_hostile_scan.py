@@ -43,7 +43,7 @@ def test_everything_hostile_at_once(tmp_path):
     write(str(media / "video" / "two-streams.mp4"), two_streams(clip_frames(9, 1.0), clip_frames(10, 1.0)))
     write(str(media / "junk.jpg"), np.random.default_rng(3).integers(0, 256, 5000, dtype=np.uint8).tobytes())
     write(str(media / "empty.png"), b"")
-    rows = [(f"E-{seed}", "pdq", pdq_of_rgb(np.asarray(p)).pdq, "tid", "m") for seed, p in registered.items()]
+    rows = [(f"E-{seed}", "pdq", pdq_of_rgb(np.asarray(p)).pdq.hex(), "tid", "m") for seed, p in registered.items()]
     write(str(registry / "v1" / "entries.csv"), registry_csv(rows))
     write(str(registry / "v1" / "_SUCCESS"), b"")
 

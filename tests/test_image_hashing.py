@@ -24,7 +24,7 @@ def test_hash_is_hex_with_quality():
     (result,) = hash_image(encode(ORIGINAL, "PNG"), LIMIT)  # no border: one hash
     assert (result.pdq, result.quality) == (REFERENCE.pdq, REFERENCE.quality)  # bit-exact with pdqhash
     assert len(result.dihedral) == 7 and len(set(result.dihedral) | {result.pdq}) == 8
-    assert len(result.pdq) == 64 and int(result.pdq, 16) and result.quality >= 50 and result.time_s is None
+    assert len(result.pdq) == 32 and any(result.pdq) and result.quality >= 50 and result.time_s is None
 
 
 def in_mode(mode):

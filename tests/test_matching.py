@@ -1,4 +1,6 @@
 """Matching: the threshold's edge, quality, exact hashes, best distance per entry, the index."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from transforms.media.images import FrameHash
 from transforms.matching.matcher import MatchSettings, RegistryIndex, match_media
 from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
 from transforms.registry.rows import registry_of_rows
+from transforms.signals.base import SignalHash
 from transforms.signals.pdq import PDQ
 from transforms.storage.objects import MediaObject
 
@@ -27,21 +30,23 @@ def registry(rows):
 
 
 def media(frames, md5="0" * 32, sha1="0" * 40, sha256="0" * 64):
-    return media_hashes(MediaObject("file:///x.jpg", "v", 1), "image", frames, {"md5": md5, "sha1": sha1, "sha256": sha256})
+    hashes = media_hashes(MediaObject("file:///x.jpg", "v", 1), "image", frames)
+    digests = {name: (SignalHash(bytes.fromhex(value)),) for name, value in (("md5", md5), ("sha1", sha1), ("sha256", sha256))}
+    return dataclasses.replace(hashes, hashes={**hashes.hashes, **digests})
 
 
 def test_distance_at_the_threshold_matches_and_one_more_does_not():
     index = RegistryIndex(registry([("AT", "pdq", flip(BASE, 31)), ("OVER", "pdq", flip(BASE, 32, start=100))]))
-    found = match_media(media([FrameHash(BASE, 90)]), index, MatchSettings())
+    found = match_media(media([FrameHash(bytes.fromhex(BASE), 90)]), index, MatchSettings())
     assert [(m.entry_id, m.distance) for m in found] == [("AT", 31)]
-    stricter = match_media(media([FrameHash(BASE, 90)]), index, MatchSettings(pdq_threshold=30))
+    stricter = match_media(media([FrameHash(bytes.fromhex(BASE), 90)]), index, MatchSettings(signal_options=(("pdq_threshold", 30),)))
     assert stricter == []
 
 
 def test_low_quality_hashes_never_match():
     index = RegistryIndex(registry([("E", "pdq", BASE)]))
-    assert match_media(media([FrameHash(BASE, 49)]), index, MatchSettings()) == []
-    assert len(match_media(media([FrameHash(BASE, 50)]), index, MatchSettings())) == 1
+    assert match_media(media([FrameHash(bytes.fromhex(BASE), 49)]), index, MatchSettings()) == []
+    assert len(match_media(media([FrameHash(bytes.fromhex(BASE), 50)]), index, MatchSettings())) == 1
 
 
 def test_one_match_per_entry_and_signal_with_the_best_distance():
@@ -56,7 +61,7 @@ def test_one_match_per_entry_and_signal_with_the_best_distance():
             ]
         )
     )
-    found = match_media(media([FrameHash(BASE, 80)], md5="ab" * 16, sha256="cd" * 32), index, MatchSettings())
+    found = match_media(media([FrameHash(bytes.fromhex(BASE), 80)], md5="ab" * 16, sha256="cd" * 32), index, MatchSettings())
     assert sorted((m.entry_id, m.signal_type, m.distance, m.registry_row) for m in found) == [
         ("E", "md5", 0, 2),
         ("E", "pdq", 3, 1),
@@ -68,7 +73,7 @@ def test_one_match_per_entry_and_signal_with_the_best_distance():
 
 def test_an_empty_pdq_side_still_matches_exact_hashes():
     index = RegistryIndex(registry([("E", "sha1", "1" * 40)]))
-    found = match_media(media([FrameHash(BASE, 90)], sha1="1" * 40), index, MatchSettings())
+    found = match_media(media([FrameHash(bytes.fromhex(BASE), 90)], sha1="1" * 40), index, MatchSettings())
     assert [(m.entry_id, m.signal_type) for m in found] == [("E", "sha1")]
 
 
@@ -108,20 +113,20 @@ def test_brute_force_index_finds_exactly_the_pairs_within_the_threshold():
     ids = np.arange(len(hashes)) * 7
     queries = np.vstack([centres, hashes[::97]])
     got = set(zip(*(a.tolist() for a in PdqBruteForceIndex(hashes, ids).query(queries, 31))))
-    hex_hashes = [h.tobytes().hex() for h in hashes]
+    values = [h.tobytes() for h in hashes]
     expected = {
         (q, int(ids[row]), d)
         for q, query in enumerate(queries)
-        for row, h in enumerate(hex_hashes)
-        if (d := PDQ.distance(query.tobytes().hex(), h)) <= 31
+        for row, h in enumerate(values)
+        if (d := PDQ.distance(query.tobytes(), h)) <= 31
     }
     assert got == expected and len(expected) > len(queries)
 
 
-def test_packing_hex_round_trips():
-    values = [BASE, flip(BASE, 5)]
+def test_packing_round_trips():
+    values = [bytes.fromhex(BASE), bytes.fromhex(flip(BASE, 5))]
     array = PDQ.pack(values)
-    assert array.shape == (2, 32) and [row.tobytes().hex() for row in array] == values
+    assert array.shape == (2, 32) and [row.tobytes() for row in array] == values
 
 
 @pytest.mark.parametrize("index", [PdqIndex, PdqBruteForceIndex])

@@ -60,10 +60,10 @@ def test_exact_pairs_find_every_equal_value_and_nothing_else():
 def test_the_batch_prefilter_keeps_exactly_the_objects_that_match(threshold):
     entries = [("AT", "pdq", flip(BASE, threshold)), ("OVER", "pdq", flip(BASE, threshold + 1, start=100))]
     index = RegistryIndex(registry(entries))
-    settings = MatchSettings(pdq_threshold=threshold)
+    settings = MatchSettings(signal_options=(("pdq_threshold", threshold),))
     objects = []
     for i, (value, quality) in enumerate([(BASE, 90), (BASE, 10), (flip(BASE, 60), 90), (flip(BASE, 1, 200), 90)]):
-        media = media_hashes(MediaObject(f"/m/{i}.jpg", "v", 1), "image", [FrameHash(value, quality)], {})
+        media = media_hashes(MediaObject(f"/m/{i}.jpg", "v", 1), "image", [FrameHash(bytes.fromhex(value), quality)])
         objects.append(media)
     rows = [object_row(m, "r1", None) for m in objects]
     expected = {i for i, m in enumerate(objects) if match_media(m, index, settings)}

@@ -43,7 +43,7 @@ def stored(seed: int, how: str) -> bytes:
 
 
 def entry(name: str, seed: int):
-    return (name, "pdq", pdq_of_rgb(np.asarray(photo(seed))).pdq, "take_it_down", "m1")
+    return (name, "pdq", pdq_of_rgb(np.asarray(photo(seed))).pdq.hex(), "take_it_down", "m1")
 
 
 def add_version(root, version: str, rows) -> None:

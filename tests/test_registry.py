@@ -65,7 +65,7 @@ def test_rows_are_normalised_metadata_kept_and_unknown_types_counted(tmp_path):
     ]
     registry = load_registry(Snapshot("v", (csv_file(tmp_path, rows),)))
     assert registry.signal_types.to_pylist() == ["pdq", "md5"]
-    assert (registry.value("pdq", 0), registry.value("md5", 1)) == (PDQ, MD5)
+    assert (registry.value("pdq", 0), registry.value("md5", 1)) == (bytes.fromhex(PDQ), bytes.fromhex(MD5))
     assert registry.entries == 1 and registry.rows_read == 5
     assert dict(registry.skipped_by_type) == {"pdna": 2, "vpdq": 1}
     assert registry.row_metadata(0) == {"source": "take_it_down", "member_id": "m1"}
@@ -177,7 +177,7 @@ def test_csv_lines_are_counted_through_blank_lines_and_cells_holding_newlines(tm
     write(str(tmp_path / "r.csv"), text.encode())
     registry = load_registry(Snapshot("v", (str(tmp_path / "r.csv"),)), max_reject_share=0.5)
     assert [(r.line, r.reason) for r in registry.rejects] == [(6, "bad_length")]
-    assert registry.value("md5", 1) == MD5 and registry.row_metadata(0) == {"note": "two\nlines"}
+    assert registry.value("md5", 1) == bytes.fromhex(MD5) and registry.row_metadata(0) == {"note": "two\nlines"}
     simple = tmp_path / "simple.csv"  # read by Arrow: every line one row
     write(str(simple), text.replace("\"two\nlines\"", "one").replace("\n\n", "\n").encode())
     assert [(r.line, r.reason) for r in load_registry(Snapshot("v", (str(simple),)), 0.5).rejects] == [(4, "bad_length")]

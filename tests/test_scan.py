@@ -9,8 +9,8 @@ import pytest
 
 from pipelines import scan
 from tests.conftest import BAD_INPUTS, write
-from transforms.media.hashing import hasher_version
-from transforms.schemas import ERROR_SCHEMA, HASH_SCHEMA, WITHDRAWN_SCHEMA, match_schema
+from transforms.signals import hasher_version
+from transforms.schemas import ERROR_SCHEMA, WITHDRAWN_SCHEMA, hash_schema, match_schema
 
 
 def run_scan(corpus, output, *extra):
@@ -88,7 +88,7 @@ def test_outputs_have_the_contract_schemas_and_open_in_duckdb(first_run):
     assert pq.read_schema(glob.glob(os.path.join(run_dir, "withdrawn", "*.parquet"))[0]).equals(WITHDRAWN_SCHEMA)
     assert matches_schema.equals(match_schema(["source", "member_id"]))
     hashes = glob.glob(os.path.join(output, "hashes", "run=*", "objects", "*.parquet"))
-    assert pq.read_schema(hashes[0]).equals(HASH_SCHEMA)
+    assert pq.read_schema(hashes[0]).equals(hash_schema())
     described = duckdb.sql(f"DESCRIBE SELECT * FROM '{run_dir}/matches/*.parquet'").fetchall()
     types = {row[0]: row[1] for row in described}
     assert types["scanned_at"] == "TIMESTAMP WITH TIME ZONE"

@@ -362,7 +362,7 @@ def test_sync_then_scan_then_withdrawal_then_scan(ncmec_server, tmp_path, capsys
     for seed in (701, 702, 703):
         write(str(media / f"p{seed}.jpg"), encode(photo(seed), "JPEG", quality=90))
         ncmec_server.log.append(NcmecEntry(MEMBER, f"e{seed}", T0 + seed,
-                                           fingerprints={"pdq": pdq_of_rgb(np.asarray(photo(seed))).pdq}))
+                                           fingerprints={"pdq": pdq_of_rgb(np.asarray(photo(seed))).pdq.hex()}))
     assert run(capsys, ncmec_argv(ncmec_server, root), ncmec_env(ncmec_server))[0] == 0
     assert scan.main([f"--media={media}", f"--registry={root}", f"--output={output}"]) == 0
     first = sorted(glob.glob(str(output / "run=*")))[-1]

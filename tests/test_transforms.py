@@ -1,4 +1,5 @@
 """The DoFns and PTransforms in real Beam pipelines (TestPipeline, assert_that)."""
+import hashlib
 import os
 
 import apache_beam as beam
@@ -11,7 +12,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import registry_csv, write
 from tests.media import encode, photo, pdq_of_rgb
-from transforms.media.hashing import HashObjects, HashSettings, hash_object, hasher_version, media_hashes
+from transforms.media.hashing import HashObjects, HashSettings, hash_object, media_hashes
+from transforms.signals import hasher_version
 from transforms.store.hash_store import media_of_row, object_row
 from transforms.store.split import SplitListing
 from transforms.media.images import FrameHash
@@ -21,7 +23,7 @@ from transforms.storage.objects import MediaObject
 from transforms.matching.matcher import MatchHashes, MatchSettings
 from transforms.reasons import MediaError, ScanError
 from transforms.registry.snapshots import Snapshot
-from transforms.schemas import HASH_SCHEMA
+from transforms.schemas import hash_schema
 
 
 def test_hash_objects_gives_each_object_exactly_one_outcome(tmp_path):
@@ -50,7 +52,7 @@ def test_hash_objects_gives_each_object_exactly_one_outcome(tmp_path):
 
 def test_match_hashes_loads_the_registry_from_its_side_input(tmp_path):
     picture = photo(3)
-    pdq = pdq_of_rgb(np.asarray(picture)).pdq
+    pdq = pdq_of_rgb(np.asarray(picture)).pdq.hex()
     registry = tmp_path / "r.csv"
     write(str(registry), registry_csv([("E-3", "pdq", pdq, "tid", "m")]))
     copy = tmp_path / "copy.jpg"
@@ -154,12 +156,13 @@ def test_split_listing_with_no_state_or_with_rescan_hashes_everything():
 
 
 def test_a_stored_row_gives_back_the_hashes_it_was_made_of():
-    frame = FrameHash("ab" * 32, 90, 1.5, "trimmed", tuple(f"{i:02x}" * 32 for i in range(7)))
-    media = media_hashes(MediaObject("/m/v.mp4", "v1", 1), "video", (frame,), {"md5": "cd" * 16})
+    frame = FrameHash(b"\xab" * 32, 90, 1.5, "trimmed", tuple(bytes([i]) * 32 for i in range(7)))
+    media = media_hashes(MediaObject("/m/v.mp4", "v1", 1), "video", (frame,), b"the video's bytes")
     row = object_row(media, "r1", None)
-    assert pa.Table.from_pylist([row], HASH_SCHEMA).num_rows == 1
-    assert row["pdq"][0] == bytes.fromhex("ab" * 32) and len(row["pdq"]) == 8
-    assert media_of_row(row).hashes == {**media.hashes, "sha1": (), "sha256": (), "tmk_pdqf": ()}
+    assert pa.Table.from_pylist([row], hash_schema()).num_rows == 1
+    assert row["pdq"][0] == b"\xab" * 32 and len(row["pdq"]) == 8
+    assert row["md5"] == [hashlib.md5(b"the video's bytes").digest()]
+    assert media_of_row(row).hashes == {**media.hashes, "tmk_pdqf": ()}
 
 
 def test_hashing_reports_its_progress(tmp_path, caplog, monkeypatch):

@@ -27,7 +27,7 @@ def test_copies_of_a_registered_video_match_it_and_an_unrelated_clip_does_not(tm
     write(str(media / "barred.mp4"), encode_clip([with_bars(f, 320, 320) for f in frames]))
     write(str(media / "animated.gif"), encode(frames[0], "GIF", save_all=True, append_images=frames[1::5], duration=500))
     write(str(media / "unrelated.mp4"), encode_clip(clip_frames(42, seconds=4.0, fps=10)))
-    registered = [pdq_of_rgb(np.asarray(frames[i])).pdq for i in range(0, 40, 10)]  # one frame a second
+    registered = [pdq_of_rgb(np.asarray(frames[i])).pdq.hex() for i in range(0, 40, 10)]  # one frame a second
     rows = [("V-41", "pdq", h, "tid", "m") for h in registered]
     rows.append(("V-41", "md5", hashlib.md5(original).hexdigest(), "tid", "m"))
     write(str(tmp_path / "registry.csv"), registry_csv(rows))

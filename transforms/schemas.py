@@ -3,15 +3,15 @@ from typing import Sequence
 
 import pyarrow as pa
 
-from transforms.signals import SIGNALS
+from transforms.signals import SIGNALS, score_columns
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 # The hash store's objects/: one row per hashed object, with every hash a match needs, in binary.
 # For each signal type S: S (the hashes), S_variant ("original", "trimmed", "trimmed/rotate90",
 # ...), S_quality and S_time_s (a frame's time in a video), all lists of the same length.
-HASH_SCHEMA = pa.schema(
-    [
+def hash_schema() -> pa.Schema:
+    return pa.schema([
         ("uri", pa.string()),
         ("object_version", pa.string()),
         ("media_type", pa.string()),
@@ -19,8 +19,7 @@ HASH_SCHEMA = pa.schema(
         ("hashed_at", UTC_TIMESTAMP),
         ("run_id", pa.string()),
         ("partial", pa.bool_()),  # only part of the object could be decoded
-    ]
-    + [
+    ] + [
         field
         for name in SIGNALS
         for field in (
@@ -29,8 +28,8 @@ HASH_SCHEMA = pa.schema(
             (f"{name}_quality", pa.list_(pa.int32())),
             (f"{name}_time_s", pa.list_(pa.float64())),
         )
-    ]
-)
+    ])
+
 
 # The hash store's state/: one row per object known after a run, and where its hashes are.
 STATE_SCHEMA = pa.schema(
@@ -111,13 +110,20 @@ _MATCH_FIELDS = [
     ("registry_version", pa.string()),
     ("found_by", pa.string()),  # hashed | new_entry | rematch
     ("partial", pa.bool_()),  # the object could be decoded only in part (a video that ends early)
-    ("tmk_level1", pa.float64()),  # tmk_pdqf only: cosine of the pure averages
-    ("tmk_level2", pa.float64()),  # tmk_pdqf only: the temporal kernel's normalised score
-]
+]  # then each signal type's score columns (null in other types' rows): tmk_level1, tmk_level2
 FOUND_BY = ("hashed", "new_entry", "rematch")
-MATCH_COLUMNS = tuple(name for name, _ in _MATCH_FIELDS)
+
+
+def _match_fields():
+    return _MATCH_FIELDS + [(column.name, column.type) for column in score_columns()]
+
+
+def match_columns() -> Sequence[str]:
+    """The names of the match columns that are not entry metadata."""
+    return tuple(name for name, _ in _match_fields())
 
 
 def match_schema(metadata_columns: Sequence[str]) -> pa.Schema:
-    """Match rows: the fixed columns, then the registry's entry metadata columns as strings."""
-    return pa.schema(_MATCH_FIELDS + [(name, pa.string()) for name in metadata_columns])
+    """Match rows: the fixed columns, the signal types' scores, then the registry's entry metadata
+    columns as strings."""
+    return pa.schema(_match_fields() + [(name, pa.string()) for name in metadata_columns])

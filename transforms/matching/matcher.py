@@ -9,7 +9,7 @@ variants (as is, border-trimmed, and their rotations and mirrors) matched.
 """
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -21,23 +21,22 @@ from transforms.records import MediaHashes
 from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry, Tables
 from transforms.registry.snapshots import Snapshot
-from transforms.signals import SIGNALS
-from transforms.signals.base import SCORE_COLUMNS, Index, Signal, is_derived
+from transforms.signals import SIGNALS, score_columns, signal_options
+from transforms.signals.base import Index, Signal, is_derived
 
 
 @dataclass(frozen=True)
 class MatchSettings:
-    pdq_threshold: int = 31
     min_quality: int = 50
     min_matched_frame_share: float = 0.0  # of the video's frames that matched the entry
     min_registry_frame_share: float = 0.1  # of the entry's frames found in the video
     dihedral: bool = True  # also match the rotations and mirrors of each picture
-    tmk_level1: float = 0.7  # TMK+PDQF: least cosine of the pure averages
-    tmk_level2: float = 0.7  # TMK+PDQF: least temporal-kernel score
+    # the signal types' own options (name, value), e.g. (("pdq_threshold", 30),); the rest: defaults
+    signal_options: Tuple[Tuple[str, object], ...] = ()
 
-    @property
-    def tmk_pdqf_threshold(self):
-        return self.tmk_level1, self.tmk_level2
+    def option_values(self) -> Dict[str, object]:
+        """Every signal type's option by name: as set here, else its default."""
+        return {**{option.name: option.default for option in signal_options()}, **dict(self.signal_options)}
 
     def usable(self, quality: Optional[int]) -> bool:
         """Whether a hash of this quality may match (hashes without a quality always may)."""
@@ -47,9 +46,10 @@ class MatchSettings:
         """Whether a hash is looked up: usable, and not a rotation or mirror unless those match."""
         return self.usable(quality) and (self.dihedral or not is_derived(variant))
 
-    def threshold(self, signal: Signal) -> int:
-        """The largest distance that matches: `{name}_threshold` for a signal with a distance, 0 for exact ones."""
-        return 0 if signal.exact else getattr(self, f"{signal.name}_threshold")
+    def threshold(self, signal: Signal):
+        """What the signal type's index query takes: the largest distance that matches (0 for an
+        exact type), or the type's own thresholds."""
+        return signal.threshold(self.option_values())
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Match:
     item_variant: str = "original"  # which of the item's hashes matched, e.g. "trimmed/rotate90"
     matched_frame_share: Optional[float] = None  # timed items only
     registry_frame_share: Optional[float] = None
-    scores: Optional[Dict[str, float]] = None  # the signal type's own scores (SCORE_COLUMNS)
+    scores: Optional[Dict[str, float]] = None  # the signal type's own scores (its score_columns)
 
 
 class RegistryIndex:
@@ -165,7 +165,7 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str,
         "frame_time_s": match.frame_time_s,
         "matched_frame_share": match.matched_frame_share,
         "registry_frame_share": match.registry_frame_share,
-        **{column: (match.scores or {}).get(column) for column in SCORE_COLUMNS},
+        **{column.name: (match.scores or {}).get(column.name) for column in score_columns()},
         "registry_version": registry.version,
         "found_by": found_by,
         "partial": media.partial,

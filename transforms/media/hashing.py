@@ -1,4 +1,5 @@
-"""Bytes in, hashes out: sniff the type, then exact hashes and PDQ; and the DoFn around it.
+"""Bytes in, hashes out: sniff the type, decode (PDQ of pictures and frames, a video's TMK+PDQF),
+then every signal type computed from the bytes; and the DoFn around it.
 
 `hash_media` is the pure core. `HashObjects` reads each object once, calls it, and tags failures
 as `errors`, so that every object it receives leaves as exactly one MediaHashes or ScanError. It
@@ -12,7 +13,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional
+from typing import Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
@@ -20,7 +21,6 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 import PIL
 import av
-import pdqhash
 from threadpoolctl import threadpool_limits
 
 from transforms.media.inflight import process_inflight
@@ -30,23 +30,13 @@ from transforms.media.sniffing import HEAD_BYTES, sniff
 from transforms.media.videos import VideoSettings, hash_video
 from transforms.reasons import MediaError, ScanError
 from transforms.records import MediaHashes
+from transforms.signals import SIGNALS
 from transforms.signals.base import SignalHash
-from transforms.signals.exact import digests_of
 from transforms.signals.pdq import PDQ
 from transforms.signals.tmk import TMK_PDQF, TmkFeatures
 from transforms.storage.objects import MediaObject
 from transforms.storage.reading import read_object
 from transforms.storage.stores import Stores, StoreSettings
-
-# Bumped whenever a change of the hashing changes its output, per media type: later scans rehash
-# objects whose stored hashes carry another version (videos gained TMK+PDQF in 4; images did not
-# change, so a bucket's pictures are not read again for it).
-HASHER_VERSIONS = {"image": f"3/pdqhash-{pdqhash.__version__}", "video": f"4/pdqhash-{pdqhash.__version__}"}
-
-
-def hasher_version(media_type: str) -> str:
-    return HASHER_VERSIONS.get(media_type, "")  # an unknown type is never current: hashed again
-
 
 @dataclass(frozen=True)
 class HashSettings:
@@ -61,14 +51,17 @@ class HashSettings:
     follow_symlinks: bool = False  # local reads: open through symbolic links (listing keeps them inside --media)
 
 
-def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], digests: Dict[str, str],
+def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], data: Optional[bytes] = None,
                  partial: bool = False, tmk: Optional[TmkFeatures] = None) -> MediaHashes:
-    """An object's hashes: its frames' PDQ (every variant), a video's TMK+PDQF and the digests
-    of its bytes."""
+    """An object's hashes: what the decoders computed (its frames' PDQ, every variant, and a
+    video's TMK+PDQF), then every signal type computed from its bytes (none without them)."""
     hashes = {PDQ.name: tuple(h for frame in frames for h in frame.signal_hashes())}
     if tmk is not None:
-        hashes[TMK_PDQF.name] = (SignalHash(tmk.to_bytes().hex()),)
-    hashes.update((name, (SignalHash(value),)) for name, value in digests.items())
+        hashes[TMK_PDQF.name] = (SignalHash(tmk.to_bytes()),)
+    for signal in SIGNALS.values() if data is not None else ():
+        value = signal.of_bytes(data)
+        if value is not None:
+            hashes[signal.name] = (SignalHash(value),)
     return MediaHashes(obj.uri, obj.version, media_type, hashes, partial)
 
 
@@ -117,7 +110,7 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
     except Exception as e:
         reason = "corrupt" if _raised_by_decoder(e) else "hash_failed"
         raise MediaError(reason, f"{type(e).__name__} while decoding: {e}") from None
-    return media_hashes(obj, kind.media_type, frames, digests_of(data), partial, tmk)
+    return media_hashes(obj, kind.media_type, frames, data, partial, tmk)
 
 
 def hash_object(obj: MediaObject, settings: HashSettings, stores: Optional[Stores] = None) -> MediaHashes:

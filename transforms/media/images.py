@@ -45,11 +45,11 @@ _WIDE_MODES = {"I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
 class FrameHash:
     """The PDQ of one picture: an image, or a video frame at `time_s` seconds."""
 
-    pdq: str  # 64 lowercase hex digits
+    pdq: bytes  # 32 bytes
     quality: int  # 0..100; below the quality threshold a hash is stored but never matched
     time_s: Optional[float] = None  # None for a still image
     variant: str = "original"  # "original", or "trimmed": the picture without its uniform border
-    dihedral: Tuple[str, ...] = ()  # PDQ of its rotations and mirrors (signals.pdq.DIHEDRAL order)
+    dihedral: Tuple[bytes, ...] = ()  # PDQ of its rotations and mirrors (signals.pdq.DIHEDRAL order)
 
     def signal_hashes(self) -> Iterator[SignalHash]:
         """This picture's PDQ hashes: as it is, then its rotations and mirrors ("trimmed/rotate90")."""

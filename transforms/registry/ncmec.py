@@ -31,6 +31,7 @@ DEFAULT_URL = "https://report.cybertip.org/hashsharing"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 END_MARGIN_S = 5  # the newest seconds are left to the next sync: entries arrive out of order
 MAX_WINDOW_ENTRIES = 100_000
+NAME = "ncmec"  # the feed's name: the key of signal types' `feed_names`
 LINK = "link:"  # a parsed fingerprint whose value is still to be fetched from this link
 
 
@@ -77,7 +78,15 @@ def _linked(fingerprint: ET.Element, text: str) -> bool:
     return bool(fingerprint.attrib or len(fingerprint) or text.startswith(("/", "http:", "https:")))
 
 
-def _record(element: ET.Element, counts: Counter) -> Optional[Record]:
+def signal_tags() -> Dict[str, str]:
+    """The fingerprint element of each signal type NCMEC names ("tmk-pdqf" for its TMK_PDQF) ->
+    the type; other elements keep their own name (lower case, "_" for "-"), which the registry
+    rejects as an unknown type."""
+    return {signal.feed_names[NAME].lower().replace("_", "-"): signal.name
+            for signal in SIGNALS.values() if NAME in signal.feed_names}
+
+
+def _record(element: ET.Element, counts: Counter, tags: Dict[str, str]) -> Optional[Record]:
     deleted = element.tag.startswith("deleted")
     member_id = entry = stamp = classification = ""
     signals = []
@@ -93,7 +102,8 @@ def _record(element: ET.Element, counts: Counter) -> Optional[Record]:
             classification = sys.intern((child.text or "").strip())
         elif tag == "fingerprints":
             for fingerprint in child:
-                signal_type = sys.intern(fingerprint.tag.lower().replace("-", "_"))
+                kind = fingerprint.tag.lower()
+                signal_type = tags.get(kind) or sys.intern(kind.replace("-", "_"))
                 text = (fingerprint.text or "").strip()
                 if _linked(fingerprint, text):
                     link = fingerprint.get("href") or fingerprint.get("link") or text
@@ -132,13 +142,13 @@ def parse_entries(data: bytes) -> Page:
     if root.tag != "queryResult":
         raise FeedError(f"ncmec: an entries page is <{root.tag[:40]}>, not <queryResult>")
     counts: Counter = Counter()
-    records = []
+    records, tags = [], signal_tags()
     for group, kinds in (("images", ("image", "deletedImage")), ("videos", ("video", "deletedVideo"))):
         for element in root.find(group) if root.find(group) is not None else ():
             if element.tag not in kinds:
                 counts[f"unknown_element:{element.tag[:40]}"] += 1
                 continue
-            record = _record(element, counts)
+            record = _record(element, counts, tags)
             if record is not None:
                 records.append(record)
     next_link = (root.findtext("paging/next") or "").strip()
@@ -301,7 +311,7 @@ def _fetch(args, position: Dict, settings: HttpSettings, secret: Tuple[str, ...]
 
 
 FEED = Feed(
-    name="ncmec",
+    name=NAME,
     default_url=DEFAULT_URL,
     credentials_env="TAKEDOWN_NCMEC_CREDENTIALS",
     credentials_form=("user", "password", ":"),

@@ -9,13 +9,13 @@ signal type, a type with its own rules) is judged row by row by its `Signal`, ex
 """
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.schemas import MATCH_COLUMNS
+from transforms.schemas import match_columns
 from transforms.signals import SIGNALS
 from transforms.signals.base import Signal
 from transforms.signals.hex_arrays import fixed_width_chars, hex_column, unhex
@@ -36,7 +36,7 @@ class Reject:
 
 def metadata_column_name(column: str) -> str:
     """A registry's extra column as named in the match rows (prefixed where it would clash)."""
-    return f"entry_{column}" if column in MATCH_COLUMNS else column
+    return f"entry_{column}" if column in match_columns() else column
 
 
 @dataclass
@@ -92,10 +92,9 @@ class Registry:
     def row_metadata(self, row: int) -> Dict[str, Optional[str]]:
         return {name: self.columns.column(name)[row].as_py() for name in self.metadata_columns}
 
-    def value(self, signal_type: str, row: int) -> Union[str, bytes]:
-        """The value of a row of that signal type: hex, or raw bytes for a binary signal type."""
-        packed = self.values[signal_type][int(np.searchsorted(self.rows[signal_type], row))]
-        return packed.tobytes() if SIGNALS[signal_type].binary_values else packed.tobytes().hex()
+    def value(self, signal_type: str, row: int) -> bytes:
+        """The value of a row of that signal type."""
+        return self.values[signal_type][int(np.searchsorted(self.rows[signal_type], row))].tobytes()
 
     def entries_among(self, entries: Iterable[str]) -> Set[str]:
         """Those of `entries` that have a row here."""

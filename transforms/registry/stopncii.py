@@ -20,8 +20,8 @@ from transforms.signals import SIGNALS
 DEFAULT_URL = "https://api.stopncii.org/v1"
 DEFAULT_START = 10  # the earliest startTimestamp the API is known to be asked for
 PAGE_SIZE = 1000
-SIGNAL_TYPES = {"ImagePDQ": "pdq", "VideoMD5": "md5", "VideoTMK": "tmk_pdqf",
-                "Text": "text", "URL": "url", "Unknown": "unknown"}
+NAME = "stopncii"  # the feed's name: the key of signal types' `feed_names`
+UNMATCHED_TYPES = ("Text", "URL", "Unknown")  # StopNCII types that no signal type here matches
 KEPT = {"Received", "Active"}
 REMOVED = {"Withdrawn", "Deleted"}
 # Timestamps are unix seconds held as int64 (the journal, the checkpoints): larger ones are malformed.
@@ -56,6 +56,16 @@ def _timestamp(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIMESTAMP
 
 
+def _signal_type(kind: str, counts: Counter) -> str:
+    """The signal type StopNCII calls `kind`; another type keeps its name (the registry rejects it)."""
+    for signal in SIGNALS.values():
+        if signal.feed_names.get(NAME) == kind:
+            return signal.name
+    if kind not in UNMATCHED_TYPES:
+        counts[f"unknown_signal_type:{kind[:40]}"] += 1
+    return kind.lower()[:40]
+
+
 def _record(raw, counts: Counter) -> Optional[Record]:
     if not isinstance(raw, dict):
         counts["malformed_record"] += 1
@@ -67,10 +77,7 @@ def _record(raw, counts: Counter) -> Optional[Record]:
         counts["malformed_record"] += 1
         return None
     value = value.strip()
-    signal_type = SIGNAL_TYPES.get(kind)
-    if signal_type is None:
-        counts[f"unknown_signal_type:{kind[:40]}"] += 1
-        signal_type = kind.lower()[:40]
+    signal_type = _signal_type(kind, counts)
     if status not in KEPT | REMOVED:
         counts[f"unknown_status:{status[:40]}"] += 1
     removed = status in REMOVED
@@ -159,7 +166,7 @@ def _fetch(args, position: Dict, settings: HttpSettings, secret: Tuple[str, ...]
 
 
 FEED = Feed(
-    name="stopncii",
+    name=NAME,
     default_url=DEFAULT_URL,
     credentials_env="TAKEDOWN_STOPNCII_KEYS",
     credentials_form=("fetch_function_key", "subscription_key", ","),

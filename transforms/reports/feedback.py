@@ -11,8 +11,9 @@ import urllib.parse
 from typing import Dict, List, Optional, Tuple
 from xml.sax.saxutils import escape
 
+from transforms.signals import SIGNALS
+
 NCMEC_NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
-NCMEC_TYPES = {"pdq": "PDQ", "md5": "MD5", "sha1": "SHA1", "tmk_pdqf": "TMK_PDQF", "pdna": "PDNA"}
 STOPNCII_VALUES = {"confirmed": "Blocked", "false_match": "NotBlocked"}
 
 
@@ -67,7 +68,8 @@ def ncmec_feedback(reviews: Dict[str, Dict]) -> Dict[Tuple[str, str, str], str]:
     votes: Dict[Tuple[str, str, str], str] = {}
     for review in sorted(reviews.values(), key=lambda r: r["reviewed_at"]):
         entry = ncmec_entry(review.get("entry_id") or "")
-        kind = NCMEC_TYPES.get(review.get("signal_type") or "")
+        signal = SIGNALS.get(review.get("signal_type") or "")
+        kind = signal.feed_names.get("ncmec") if signal else None
         if entry and kind:
             key = (*entry, kind)
             if votes.get(key) != "confirmed":
@@ -78,7 +80,8 @@ def ncmec_feedback(reviews: Dict[str, Dict]) -> Dict[Tuple[str, str, str], str]:
 def unsendable_to_stopncii(review: Dict) -> bool:
     """A VideoTMK verdict: StopNCII names the hash by its value as sent, which the registry keeps
     only as its bytes (and match rows only as a digest), so it cannot be named back."""
-    return (review.get("entry_id") or "").startswith("stopncii:") and review.get("signal_type") == "tmk_pdqf"
+    signal = SIGNALS.get(review.get("signal_type") or "")
+    return (review.get("entry_id") or "").startswith("stopncii:") and signal is not None and not signal.shown_whole
 
 
 def stopncii_document(reviews: Dict[str, Dict], tags: List[str]) -> Dict:

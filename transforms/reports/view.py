@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.schemas import MATCH_COLUMNS
+from transforms.schemas import match_columns
 
 REPORT_MARKER = "_SUCCESS"
 MAX_MATCHES_PER_ENTRY = 100
@@ -94,10 +94,10 @@ def read_report(output: str, runs: Sequence[str]) -> Report:
         report.matches += _rows(run_dir, "matches")
         report.withdrawn += _rows(run_dir, "withdrawn")
         report.errors += _rows(run_dir, "errors")
-    extra = []
+    extra, known = [], set(match_columns())
     for row in report.matches:
         row["match_id"] = match_id(row)
-        extra += [k for k in row if k not in MATCH_COLUMNS and k != "match_id" and k not in extra]
+        extra += [k for k in row if k not in known and k != "match_id" and k not in extra]
     report.metadata_columns = tuple(extra)
     return report
 

@@ -1,16 +1,20 @@
 """What every signal type offers, and the hash value that stages pass around.
 
-A signal type (PDQ, MD5, ...) is one module of this package with one `Signal` object: it
-normalises and validates a registry value, packs values into an N x bytes uint8 array (the form
-indexes, the hash store and batches use), builds an index over many packed values, finds every
-pair within a distance between two sets, and compares two values. Computing it is the module's
-own function (from decoded pictures for PDQ, from bytes for the exact digests), called by the
-media stage.
+A signal type (PDQ, MD5, ...) is one module of this package with one `Signal` object that
+declares all that is its own: its name and its names in each feed, its command-line options with
+their defaults and bounds and the threshold they make, the match-row score columns it fills, the
+version of its hashing per media type, how it is computed from an object's bytes (or that the
+decoders compute it), how a registry value is normalised and validated, an index over many values,
+and the comparison of two. The rest of the code loops over `SIGNALS` and names no type.
+
+Values are bytes from hashing to the store and the index (packed into N x value_bytes uint8
+arrays for indexes and batches); hex appears only at the edges: registry files, feeds, reports.
 """
 import re
-from typing import Dict, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import Dict, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
+import pyarrow as pa
 
 _HEX = re.compile(r"[0-9a-f]*\Z")
 
@@ -24,7 +28,7 @@ class SignalHash(NamedTuple):
     """One hash of an object: the object's bytes, a picture, or a picture's variant (border-trimmed,
     rotated, mirrored), with its quality and time when it is a frame."""
 
-    value: str  # lowercase hex
+    value: bytes
     variant: str = "original"  # "original", "trimmed", "original/rotate90", "trimmed/flip_x", ...
     quality: Optional[int] = None  # 0..100 where the signal has one
     time_s: Optional[float] = None  # a frame's time in a video or animation
@@ -35,8 +39,23 @@ class SignalHash(NamedTuple):
         return is_derived(self.variant)
 
 
-# Match-row columns that a signal type's `scores` may fill.
-SCORE_COLUMNS = ("tmk_level1", "tmk_level2")
+class Option(NamedTuple):
+    """A command-line option of a signal type (`--{name}`), its default and its bounds."""
+
+    name: str
+    type: type
+    default: object
+    low: float
+    high: float
+    help: str
+
+
+class ScoreColumn(NamedTuple):
+    """A match-row column that a signal type's `scores` fills (null in other types' rows)."""
+
+    name: str
+    type: pa.DataType
+    doc: str
 
 Pairs = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -54,12 +73,33 @@ class Signal:
     """A signal type: `exact` ones match by equality (distance 0), the others by a distance."""
 
     name = ""
-    hex_length = 0
+    value_bytes = 0
     exact = True
     has_distance = True  # match rows report the distance (TMK+PDQF reports its scores instead)
     # registries may send values as raw bytes (a Parquet binary column, a fetched link), kept so;
     # such a signal type also has `validate_raw(bytes)` and `from_wire(payload)`
     binary_values = False
+    options: Tuple[Option, ...] = ()  # its own matching options
+    score_columns: Tuple[ScoreColumn, ...] = ()
+    # media type -> the version of its hashing there: a change of output bumps it, so that later
+    # scans hash again the objects hashed before (a type with no entry is computed by no decoder)
+    hasher_versions: Mapping[str, str] = {}
+    feed_names: Mapping[str, str] = {}  # feed -> what that feed calls this type ("ncmec": "PDQ")
+    shown_whole = True  # match rows show the value itself (`summary`), so feedback can name it
+
+    @property
+    def hex_length(self) -> int:
+        return 2 * self.value_bytes
+
+    def of_bytes(self, data: bytes) -> Optional[bytes]:
+        """The value of an object's bytes, for a type computed from them (None: the decoders
+        compute it from the decoded pictures or frames)."""
+        return None
+
+    def threshold(self, options: Mapping[str, object]):
+        """What a value's index query takes as its threshold, from this type's option values
+        (`options`, by option name): 0 for an exact type."""
+        return 0
 
     def normalize(self, value: str) -> str:
         return value.strip().lower()
@@ -74,13 +114,9 @@ class Signal:
             return "bad_length"
         return None
 
-    @property
-    def value_bytes(self) -> int:
-        return self.hex_length // 2
-
-    def pack(self, values: Sequence[str]) -> np.ndarray:
-        """Well-formed hex values -> an N x value_bytes uint8 array."""
-        return np.frombuffer(b"".join(bytes.fromhex(v) for v in values), dtype=np.uint8).reshape(-1, self.value_bytes)
+    def pack(self, values: Sequence[bytes]) -> np.ndarray:
+        """Values -> an N x value_bytes uint8 array."""
+        return np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, self.value_bytes)
 
     def index(self, values: np.ndarray, ids: np.ndarray, tables: Optional[Dict[str, np.ndarray]] = None) -> Index:
         """An index over packed values, answering with `ids`; `tables`, what an index of the same
@@ -101,13 +137,13 @@ class Signal:
             in_a, in_b, distance = self.index(b, np.arange(len(b))).query(a, threshold)
         return in_a, in_b, distance
 
-    def distance(self, a: str, b: str) -> int:
+    def distance(self, a: bytes, b: bytes) -> int:
         raise NotImplementedError
 
-    def summary(self, value: str) -> str:
-        """The value as match rows show it (the value itself, or a digest of a large one)."""
-        return value
+    def summary(self, value: bytes) -> str:
+        """The value as match rows show it: its hex (or a digest of a large one)."""
+        return value.hex()
 
-    def scores(self, a: str, b: str) -> dict:
-        """Match-row columns of their own that a pair of values fills (SCORE_COLUMNS)."""
+    def scores(self, a: bytes, b: bytes) -> dict:
+        """The values of this type's `score_columns` for a pair of values."""
         return {}

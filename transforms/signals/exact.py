@@ -1,6 +1,6 @@
 """The exact signal types: MD5, SHA-1 and SHA-256 of an object's bytes, matched by equality."""
 import hashlib
-from typing import Dict
+from typing import Dict, Mapping
 
 import numpy as np
 
@@ -40,25 +40,23 @@ class ExactIndex:
 
 
 class Digest(Signal):
-    """A cryptographic digest of the bytes, named as hashlib names it."""
+    """A cryptographic digest of the bytes, named as hashlib names it; computed from every
+    object's bytes, the same for every version of the hashing (so it has none)."""
 
-    def __init__(self, name: str, hex_length: int):
+    def __init__(self, name: str, feed_names: Mapping[str, str]):
         self.name = name
-        self.hex_length = hex_length
+        self.value_bytes = hashlib.new(name).digest_size
+        self.feed_names = feed_names
 
-    def of_bytes(self, data: bytes) -> str:
-        return hashlib.new(self.name, data).hexdigest()
+    def of_bytes(self, data: bytes) -> bytes:
+        return hashlib.new(self.name, data).digest()
 
     def index(self, values: np.ndarray, ids: np.ndarray, tables=None) -> ExactIndex:
         return ExactIndex(values, ids)
 
-    def distance(self, a: str, b: str) -> int:
+    def distance(self, a: bytes, b: bytes) -> int:
         return 0 if a == b else 1
 
 
-DIGESTS = (Digest("md5", 32), Digest("sha1", 40), Digest("sha256", 64))
-
-
-def digests_of(data: bytes) -> Dict[str, str]:
-    """Every exact signal of the bytes, e.g. {'md5': ..., 'sha1': ..., 'sha256': ...}."""
-    return {digest.name: digest.of_bytes(data) for digest in DIGESTS}
+DIGESTS = (Digest("md5", {"ncmec": "MD5", "stopncii": "VideoMD5"}), Digest("sha1", {"ncmec": "SHA1"}),
+           Digest("sha256", {}))

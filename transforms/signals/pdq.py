@@ -19,8 +19,9 @@ import math
 from typing import Dict, Optional
 
 import numpy as np
+import pdqhash
 
-from transforms.signals.base import Signal
+from transforms.signals.base import Option, Signal
 from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
 
 GRID = 64
@@ -28,7 +29,6 @@ GRID = 64
 DCT = np.array(
     [[math.sqrt(2.0 / 64.0) * math.cos((math.pi / 2 / 64.0) * (i + 1) * (2 * j + 1)) for j in range(64)] for i in range(16)]
 )
-_BIT_VALUES = [1 << k for k in range(256)]
 
 
 def _window(side: int) -> int:
@@ -75,15 +75,14 @@ DIHEDRAL = {
 }
 
 
-def _hash_of_grid(grid: np.ndarray) -> str:
+def _hash_of_grid(grid: np.ndarray) -> bytes:
     coefficients = (DCT @ grid @ DCT.T).ravel()  # bit i * 16 + j is coefficient [i][j]
     median = np.partition(coefficients, 127)[127]  # PDQ's torben median of 256 values
-    value = sum(_BIT_VALUES[k] for k in np.flatnonzero(coefficients > median).tolist())
-    return f"{value:064x}"
+    return np.packbits(coefficients[::-1] > median).tobytes()  # bit 255 first, as PDQ's hex is written
 
 
 def pdq_of_luma(luma: np.ndarray, full_height: int, full_width: int):
-    """(hex hash, quality, hashes of the 7 dihedral transforms in DIHEDRAL's order) of a picture
+    """(32-byte hash, quality, hashes of the 7 dihedral transforms in DIHEDRAL's order) of a picture
     whose luma (0..255, any reduced size) stands for full_height x full_width pixels."""
     height, width = luma.shape
     grid = _operator(full_height, height) @ luma.astype(np.float64) @ _operator(full_width, width).T
@@ -95,9 +94,16 @@ def pdq_of_luma(luma: np.ndarray, full_height: int, full_width: int):
 
 
 class PdqSignal(Signal):
+    """PDQ values, computed by the decoders from every picture and sampled video frame (see
+    media/images.py), matched within a Hamming distance."""
+
     name = "pdq"
-    hex_length = 64
+    value_bytes = 32
     exact = False
+    options = (Option("pdq_threshold", int, 31, 0, 256, "Largest PDQ distance that matches."),)
+    # the version of the pictures' hashing and of the videos' (4: videos gained TMK+PDQF)
+    hasher_versions = {"image": f"3/pdqhash-{pdqhash.__version__}", "video": f"4/pdqhash-{pdqhash.__version__}"}
+    feed_names = {"ncmec": "PDQ", "stopncii": "ImagePDQ"}
     # Fewer values than this are compared one by one: a PdqIndex's fixed tables (134 MB to clear)
     # cost more than brute force over a few thousand hashes. Both answer exactly the same pairs.
     brute_force_below = 4096
@@ -107,8 +113,11 @@ class PdqSignal(Signal):
             return PdqBruteForceIndex(values, ids)
         return PdqIndex(values, ids, tables)
 
-    def distance(self, a: str, b: str) -> int:
-        return (int(a, 16) ^ int(b, 16)).bit_count()
+    def threshold(self, options) -> int:
+        return options["pdq_threshold"]
+
+    def distance(self, a: bytes, b: bytes) -> int:
+        return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
 
 
 PDQ = PdqSignal()

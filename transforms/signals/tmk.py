@@ -24,11 +24,12 @@ import hashlib
 import math
 import struct
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Tuple
 
 import numpy as np
+import pyarrow as pa
 
-from transforms.signals.base import Signal
+from transforms.signals.base import Option, ScoreColumn, Signal
 
 FRAMES_PER_SECOND = 15
 PERIODS = (2731, 4391, 9767, 14653)
@@ -229,18 +230,26 @@ class TmkIndex:
         return np.concatenate(queries), np.concatenate(ids), distance
 
 
-def _raw(value: Union[str, bytes]) -> bytes:
-    return value if isinstance(value, bytes) else bytes.fromhex(value)
-
-
 class TmkSignal(Signal):
-    """TMK+PDQF values (a whole `.tmk` file, as hex), matched by the level-1 and level-2 scores."""
+    """TMK+PDQF values (a whole `.tmk` file), computed by the video decoder in the same pass as the
+    frames' PDQ (so PDQ's video hasher version counts its changes: 4 was its arrival), matched by
+    the level-1 and level-2 scores, which match rows carry instead of a distance."""
 
     name = "tmk_pdqf"
-    hex_length = 2 * VALUE_BYTES
+    value_bytes = VALUE_BYTES
     exact = False
-    has_distance = False  # match rows carry the two scores instead
+    has_distance = False
     binary_values = True
+    shown_whole = False
+    options = (
+        Option("tmk_level1", float, LEVEL1_THRESHOLD, 0, 1,
+               "TMK+PDQF: least level-1 score (cosine of the pure averages) that matches."),
+        Option("tmk_level2", float, LEVEL2_THRESHOLD, 0, 1,
+               "TMK+PDQF: least level-2 score (the temporal kernel) that matches."),
+    )
+    score_columns = (ScoreColumn("tmk_level1", pa.float64(), "cosine of the pure averages"),
+                     ScoreColumn("tmk_level2", pa.float64(), "the temporal kernel's normalised score"))
+    feed_names = {"ncmec": "TMK_PDQF", "stopncii": "VideoTMK"}
 
     def validate_raw(self, data: bytes) -> Optional[str]:
         """The reason raw bytes are not a well-formed value, or None."""
@@ -253,20 +262,19 @@ class TmkSignal(Signal):
             return self.validate_raw(bytes.fromhex(value[: len(value) // 2 * 2])) or reason
         return reason
 
-    def pack(self, values: Sequence[Union[str, bytes]]) -> np.ndarray:
-        """Values as hex (hashed media) or raw bytes (the registry) -> an N x VALUE_BYTES array."""
-        return np.frombuffer(b"".join(map(_raw, values)), dtype=np.uint8).reshape(-1, VALUE_BYTES)
+    def threshold(self, options) -> Tuple[float, float]:
+        return options["tmk_level1"], options["tmk_level2"]
 
-    def summary(self, value: Union[str, bytes]) -> str:
+    def summary(self, value: bytes) -> str:
         """A 263 KB value is shown as the SHA-256 of its bytes."""
-        return "sha256:" + hashlib.sha256(_raw(value)).hexdigest()
+        return "sha256:" + hashlib.sha256(value).hexdigest()
 
     def index(self, values: np.ndarray, ids: np.ndarray, tables=None) -> TmkIndex:
         return TmkIndex(values, ids)
 
-    def scores(self, a: Union[str, bytes], b: Union[str, bytes]) -> dict:
+    def scores(self, a: bytes, b: bytes) -> dict:
         """The level-1 and level-2 scores of two values, as match rows carry them."""
-        fa, fb = from_bytes(_raw(a)), from_bytes(_raw(b))
+        fa, fb = from_bytes(a), from_bytes(b)
         return {"tmk_level1": level1(fa, fb), "tmk_level2": level2(fa, fb)}
 
     def from_wire(self, payload: bytes) -> str:

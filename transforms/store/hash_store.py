@@ -1,7 +1,7 @@
 """The hash store's rows: every hash a match needs, per object, in binary; and reading them back.
 
 Under the store (`--hashes`), each committed run R holds (see store/commits.py for the protocol):
-- `run=R/objects/`: one row per object hashed in R (schemas.HASH_SCHEMA): for each signal type
+- `run=R/objects/`: one row per object hashed in R (schemas.hash_schema): for each signal type
   its hashes (binary), variants, qualities and frame times; the rotated and mirrored PDQ variants
   too, so that a stored turned or letterboxed copy matches a new entry as a fresh scan would.
 - `run=R/state/`: one row per object known after R (schemas.STATE_SCHEMA): its version, hasher
@@ -14,11 +14,10 @@ from typing import Dict
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.media.hashing import hasher_version
 from transforms.records import MediaHashes
 from transforms.parquet_folder import WriteParquetFolder
-from transforms.schemas import HASH_SCHEMA, STATE_SCHEMA
-from transforms.signals import SIGNALS
+from transforms.schemas import STATE_SCHEMA, hash_schema
+from transforms.signals import SIGNALS, hasher_version
 from transforms.signals.base import SignalHash
 
 
@@ -39,7 +38,7 @@ def object_row(media: MediaHashes, run_id: str, hashed_at) -> Dict:
     }
     for name in SIGNALS:
         hashes = media.hashes.get(name, ())
-        row[name] = [bytes.fromhex(h.value) for h in hashes]
+        row[name] = [h.value for h in hashes]
         row[f"{name}_variant"] = [h.variant for h in hashes]
         row[f"{name}_quality"] = [h.quality for h in hashes]
         row[f"{name}_time_s"] = [h.time_s for h in hashes]
@@ -52,7 +51,7 @@ def media_of_row(row: Dict) -> MediaHashes:
     for name in SIGNALS:
         values = row.get(name) or ()
         hashes[name] = tuple(
-            SignalHash(value.hex(), variant, quality, time_s)
+            SignalHash(value, variant, quality, time_s)
             for value, variant, quality, time_s in zip(
                 values, row[f"{name}_variant"], row[f"{name}_quality"], row[f"{name}_time_s"]
             )
@@ -85,7 +84,7 @@ class WriteHashStore(beam.PTransform):
         objects = (
             hashes
             | "ObjectRows" >> beam.Map(object_row, run_id=self._run_id, hashed_at=self._hashed_at)
-            | "WriteObjects" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "objects"), HASH_SCHEMA)
+            | "WriteObjects" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "objects"), hash_schema())
         )
         state = (
             (hashes | "StateRows" >> beam.Map(state_row, run_id=self._run_id), unchanged_state)

@@ -11,7 +11,7 @@ from typing import Dict, Iterator
 
 import apache_beam as beam
 
-from transforms.media.hashing import hasher_version
+from transforms.signals import hasher_version
 
 
 def split_object(joined, rescan: bool = False) -> Iterator:
