@@ -78,7 +78,7 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
 
 def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
     job = options.view_as(JobOptions)
-    state, _ = p | "StoredObjects" >> ReadPreviousRun(job.hashes, plan.commit, frozenset())
+    state, _ = p | "StoredObjects" >> ReadPreviousRun(job.hashes, plan.commit)
     matches, rematched = state | "MatchStored" >> MatchStored(
         job.hashes, plan.to_match, plan.settings, job.max_registry_reject_share, plan.run_id,
         plan.started_at, found_by="rematch",

@@ -28,14 +28,14 @@ from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteErrors, WriteMatches, WriteRows, WriteSummary, reject_rows
-from transforms.schemas import REGISTRY_REJECT_SCHEMA, WITHDRAWN_SCHEMA
+from transforms.schemas import REGISTRY_REJECT_SCHEMA
 from transforms.storage.inventory import InventoryError, read_manifest
 from transforms.storage.listing import Listing, ListMedia
 from transforms.storage.objects import is_remote
 from transforms.storage.stores import StoreSettings
 from transforms.store.commits import WriteMarkers, commit_document, commit_marker, report_marker
 from transforms.store.hash_store import WriteHashStore
-from transforms.store.matches import ReadPreviousRun, WriteActive
+from transforms.store.matches import ReadPreviousRun, WriteActive, WriteEnded
 from transforms.store.previous import Previous, previous_run
 from transforms.store.split import SplitListing
 
@@ -204,7 +204,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         ),
         match_settings=match_settings(job),
         max_reject_share=job.max_registry_reject_share,
-        previous=previous_run(hashes_uri, registry, job.max_registry_reject_share, run_id, run_dir,
+        previous=previous_run(hashes_uri, registry, job.max_registry_reject_share, run_dir,
                               match_stored=not scan.rescan_unchanged),
     )
 
@@ -212,8 +212,11 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
 def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     run_dir, hashes_uri, previous = plan.run_dir, plan.hashes_uri, plan.previous
     objects, list_errors, unlistable_prefixes = p | "ListMedia" >> ListMedia(plan.listing)
-    state, standing = p | "PreviousRun" >> ReadPreviousRun(hashes_uri, previous.commit, previous.withdrawn_keys)
-    changed, unchanged, standing = (objects, state, standing) | "SplitListing" >> SplitListing(scan.rescan_unchanged)
+    state, active = p | "PreviousRun" >> ReadPreviousRun(hashes_uri, previous.commit)
+    changed, unchanged, unlisted, standing, withdrawn, deleted = (
+        (objects, state, active, unlistable_prefixes)
+        | "SplitListing" >> SplitListing(scan.rescan_unchanged, previous.entry_gone)
+    )
     hashes, hash_errors = changed | "Hash" >> HashMedia(plan.hash_settings)
     hashed_matches = hashes | "Match" >> MatchMedia(
         plan.snapshot, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at
@@ -226,11 +229,11 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     errors = (list_errors, unlistable_prefixes, hash_errors) | "AllErrors" >> beam.Flatten()
 
     written = [
-        *((hashes, unchanged) | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at)),
+        *((hashes, unchanged, unlisted) | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at)),
         (standing, matches) | "WriteActive" >> WriteActive(hashes_uri, plan.run_id),
         matches | "WriteMatches" >> WriteMatches(FileSystems.join(run_dir, "matches"), plan.registry),
         errors | "WriteErrors" >> WriteErrors(FileSystems.join(run_dir, "errors"), plan.run_id),
-        p | "WriteWithdrawn" >> WriteRows(FileSystems.join(run_dir, "withdrawn"), previous.withdrawn, WITHDRAWN_SCHEMA),
+        *((withdrawn, deleted) | "WriteEnded" >> WriteEnded(run_dir, plan.run_id, plan.snapshot.version)),
         p | "WriteRegistryRejects" >> WriteRows(
             FileSystems.join(run_dir, "registry_rejects"), reject_rows(plan.registry.rejects, plan.run_id),
             REGISTRY_REJECT_SCHEMA, always=False,
@@ -248,6 +251,8 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
                 "matches": matches,
                 "rematched_objects": rematched,
                 "new_entry_matches": new_entry_matches,
+                "withdrawn_matches": withdrawn,
+                "deleted_matches": deleted,
             },
         ),
     ]

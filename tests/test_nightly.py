@@ -16,6 +16,7 @@ from PIL import Image
 from pipelines import rematch, scan
 from tests.conftest import REPO, registry_csv, write
 from tests.media import encode, pdq_of_rgb, photo, with_bars
+from transforms.reports.view import read_report, render_text
 
 # file -> the picture it holds (a seed of tests.media.photo) and how it is stored
 FILES = {
@@ -187,6 +188,39 @@ def test_rematch_against_the_whole_registry_and_since_a_version(nights, tmp_path
         assert json.load(f)["rematched_objects"] == 9
 
 
+def test_a_deleted_or_replaced_object_is_not_a_withdrawal_whatever_its_entry(tmp_path):
+    media, registry, output = str(tmp_path / "media"), str(tmp_path / "registry"), str(tmp_path / "out")
+    files = {"withdrawn.jpg": 621, "deleted-with-entry.jpg": 622, "deleted.jpg": 623, "replaced.jpg": 624, "kept.jpg": 625}
+    for name, seed in files.items():
+        write(os.path.join(media, name), stored(seed, "plain"))
+    add_version(registry, "v1", [entry(f"E-{seed}", seed) for seed in files.values()])
+    first, _ = night(media, registry, output)
+    versions = {os.path.basename(r["uri"]): r["object_version"] for r in rows(first, "matches")}
+    assert len(versions) == 5
+
+    os.remove(os.path.join(media, "deleted-with-entry.jpg"))  # its entry leaves the registry the same night
+    os.remove(os.path.join(media, "deleted.jpg"))
+    write(os.path.join(media, "replaced.jpg"), stored(626, "plain"))  # another picture; its entry leaves too
+    add_version(registry, "v2", [entry(f"E-{seed}", seed) for seed in (623, 625)])
+    second, summary = night(media, registry, output)
+    assert [(os.path.basename(r["uri"]), r["entry_id"]) for r in rows(second, "withdrawn")] == [("withdrawn.jpg", "E-621")]
+    deleted = sorted((os.path.basename(r["uri"]), r["entry_id"], r["object_version"], r["listed_version"] is None)
+                     for r in rows(second, "deleted"))
+    assert deleted == [("deleted-with-entry.jpg", "E-622", versions["deleted-with-entry.jpg"], True),
+                       ("deleted.jpg", "E-623", versions["deleted.jpg"], True),
+                       ("replaced.jpg", "E-624", versions["replaced.jpg"], False)]
+    assert summary["withdrawn_matches"] == 1 and summary["deleted_matches"] == 3
+    active = [r for f in glob.glob(os.path.join(output, "hashes", os.path.basename(second), "active", "*.parquet"))
+              for r in pq.read_table(f).to_pylist()]
+    assert [(os.path.basename(r["uri"]), r["entry_id"]) for r in active] == [("kept.jpg", "E-625")]
+    text = render_text(read_report(output, [os.path.basename(second).removeprefix("run=")]))
+    assert "withdrawn: 1, objects gone (deleted or replaced): 3" in text
+
+    third, summary = night(media, registry, output)  # nothing changed: nothing ends again
+    assert rows(third, "withdrawn") == rows(third, "deleted") == []
+    assert summary["withdrawn_matches"] == summary["deleted_matches"] == 0
+
+
 def test_rescan_unchanged_hashes_everything_again(tmp_path):
     media, registry = str(tmp_path / "media"), str(tmp_path / "registry")
     write(os.path.join(media, "a.jpg"), stored(601, "plain"))
@@ -227,7 +261,9 @@ def test_the_readme_queries_read_the_nights(nights, tmp_path):
     assert sorted((os.path.basename(r[0]), r[1], r[4]) for r in run(last, output)) == found(nights["third"][0])
     assert run(withdrawals, output) == []
     standing = sorted((os.path.basename(r[0]), r[1]) for r in run(all_time, output))
-    assert ("withdrawn.jpg", "W-606") not in standing and len(standing) == 9  # 1 + 6 + 2 nights, none twice
+    # nights 1, 2, 3: 2 + 6 + 2 matches, none twice, less withdrawn.jpg's (withdrawn) and deleted.jpg's (gone)
+    assert ("withdrawn.jpg", "W-606") not in standing and ("deleted.jpg", "X-608") not in standing
+    assert len(standing) == 8
     # as it stood after night 2: one withdrawal
     two_nights = str(tmp_path / "two")
     shutil.copytree(output, two_nights, ignore=shutil.ignore_patterns("hashes"))

@@ -32,7 +32,7 @@ PORTABLE_PRIMITIVES = {
     "beam:transform:group_by_key:v1", "beam:transform:window_into:v1",
 }
 NAMED_STEPS = ("ListMedia", "PreviousRun", "SplitListing", "Hash", "Match", "MatchStored", "WriteHashStore",
-               "WriteActive", "WriteMatches", "WriteErrors", "WriteWithdrawn", "WriteSummary", "Commit")
+               "WriteActive", "WriteMatches", "WriteErrors", "WriteEnded", "WriteSummary", "Commit")
 
 
 def leaf_urns(proto) -> set:

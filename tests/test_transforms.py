@@ -15,6 +15,7 @@ from tests.media import encode, photo, pdq_of_rgb
 from transforms.media.hashing import HashObjects, HashSettings, hash_object, media_hashes
 from transforms.signals import hasher_version
 from transforms.store.hash_store import media_of_row, object_row
+from transforms.store.matches import match_key
 from transforms.store.split import SplitListing
 from transforms.media.images import FrameHash
 from transforms.storage.listing import Listing, ListMedia
@@ -123,22 +124,36 @@ def test_split_listing_joins_listing_with_the_last_state(tmp_path):
         {"uri": "/m/picture.jpg", "object_version": "v1", "hasher_version": "3/pdqhash-" + pdqhash.__version__,
          "media_type": "image", "hashed_run": "r1"},
     ]
-    active = [{"uri": u, "object_version": "v1", "entry_id": "E", "signal_type": "pdq", "reported_run": "r1",
-               "reported_registry_version": "v"} for u in ("/m/same.jpg", "/m/replaced.jpg", "/m/deleted.jpg")]
-    state.append({**state[0], "uri": "/m/replaced.jpg"})
+    state += [{**state[0], "uri": "/m/replaced.jpg"}, {**state[0], "uri": "/m/later/deleted.jpg"},
+              {**state[0], "uri": "/m/unlistable/kept.jpg"}]
+    active = [{"uri": u, "object_version": "v1", "entry_id": e, "signal_type": "pdq", "reported_run": "r1",
+               "reported_registry_version": "v"}
+              for u, e in (("/m/same.jpg", "E"), ("/m/replaced.jpg", "E"), ("/m/deleted.jpg", "E"),
+                           ("/m/picture.jpg", "GONE"), ("/m/later/deleted.jpg", "GONE"), ("/m/unlistable/kept.jpg", "E"),
+                           ("/m/old-hasher.jpg", "E"))]
+    withdrawn = frozenset(match_key(row) for row in active if row["entry_id"] == "GONE")
     listed = [MediaObject("/m/same.jpg", "v1", 1), MediaObject("/m/replaced.jpg", "v2", 1),
               MediaObject("/m/old-hasher.jpg", "v1", 1), MediaObject("/m/new.jpg", "v1", 1),
               MediaObject("/m/before-tmk.mp4", "v1", 1), MediaObject("/m/picture.jpg", "v1", 1)]
+    unlistable = [ScanError("/m/unlistable", None, "list", "prefix_unlistable", "PermissionError")]
     with TestPipeline() as p:
-        changed, unchanged, standing = (
-            (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(state), p | "A" >> beam.Create(active))
-            | SplitListing()
+        changed, unchanged, unlisted, standing, withdrawals, deleted = (
+            (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(state), p | "A" >> beam.Create(active),
+             p | "E" >> beam.Create(unlistable))
+            | SplitListing(withdrawn=withdrawn)
         )
-        assert_that(changed | "C" >> beam.Map(lambda o: o.uri),
-                    equal_to(["/m/replaced.jpg", "/m/old-hasher.jpg", "/m/new.jpg", "/m/before-tmk.mp4"]), label="c")
-        assert_that(unchanged | "U" >> beam.Map(lambda r: r["uri"]), equal_to(["/m/same.jpg", "/m/picture.jpg"]),
-                    label="u")
-        assert_that(standing | "M" >> beam.Map(lambda r: r["uri"]), equal_to(["/m/same.jpg"]), label="m")
+        uris = lambda label, pcoll: pcoll | label >> beam.Map(lambda r: getattr(r, "uri", None) or r["uri"])
+        assert_that(uris("C", changed), equal_to(["/m/replaced.jpg", "/m/old-hasher.jpg", "/m/new.jpg",
+                                                  "/m/before-tmk.mp4"]), label="c")
+        assert_that(uris("U", unchanged), equal_to(["/m/same.jpg", "/m/picture.jpg"]), label="u")
+        # under a prefix that could not be listed: kept as it was, neither deleted nor hashed
+        assert_that(uris("K", unlisted), equal_to(["/m/unlistable/kept.jpg"]), label="k")
+        assert_that(uris("M", standing), equal_to(["/m/same.jpg", "/m/unlistable/kept.jpg"]), label="m")
+        assert_that(uris("W", withdrawals), equal_to(["/m/picture.jpg"]), label="w")
+        # gone, whatever happened to the entry: deleted (no version listed) or replaced (another one)
+        assert_that(deleted | beam.Map(lambda r: (r["uri"], r["listed_version"])),
+                    equal_to([("/m/replaced.jpg", "v2"), ("/m/deleted.jpg", None), ("/m/later/deleted.jpg", None)]),
+                    label="d")
 
 
 def test_split_listing_with_no_state_or_with_rescan_hashes_everything():
@@ -147,8 +162,9 @@ def test_split_listing_with_no_state_or_with_rescan_hashes_everything():
               "hashed_run": "r1"}]
     for stored, rescan in (([], False), (state, True)):
         with TestPipeline() as p:
-            changed, unchanged, _ = (
-                (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(stored), p | "A" >> beam.Create([]))
+            changed, unchanged, *_ = (
+                (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(stored), p | "A" >> beam.Create([]),
+                 p | "E" >> beam.Create([]))
                 | SplitListing(rescan)
             )
             assert_that(changed | beam.Map(lambda o: o.uri), equal_to(["/m/a.jpg"]), label="c")

@@ -68,6 +68,21 @@ WITHDRAWN_SCHEMA = pa.schema(
     ]
 )
 
+# A standing match whose object is gone tonight (deleted, or replaced by another version):
+# nothing to reinstate, whatever happened to its entry.
+DELETED_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("uri", pa.string()),
+        ("object_version", pa.string()),  # the version that matched, now gone
+        ("entry_id", pa.string()),
+        ("signal_type", pa.string()),
+        ("reported_run", pa.string()),
+        ("reported_registry_version", pa.string()),
+        ("listed_version", pa.string()),  # null: the object is deleted; else the version that replaced it
+    ]
+)
+
 ERROR_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),

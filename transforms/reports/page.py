@@ -129,7 +129,7 @@ def render_page(report: Report) -> str:
         f"<h1>Review queue</h1><p class=\"facts\">runs {_e(runs)}; registry version {_e(newest.get('registry_version'))}; "
         f"objects: {total['listed']:,} listed, {total['unchanged_skipped']:,} unchanged, {total['hashed']:,} hashed, "
         f"{total['failed']:,} failed; matches: {len(report.matches):,}, {len(rows):,} to review, {len(held):,} held back; "
-        f"withdrawn: {len(report.withdrawn):,}</p>",
+        f"withdrawn: {len(report.withdrawn):,}; objects gone: {len(report.deleted):,}</p>",
         _charts(report),
         f'<h2>To review (<span id="shown">{len(rows)}</span> of {len(rows)})</h2>',
         '<input id="filter" type="search" placeholder="filter: entry, URI, source, ..." aria-label="filter">',
@@ -138,6 +138,9 @@ def render_page(report: Report) -> str:
         _table("held", ("run_id", "entry_id", "uri", "signal_type", "distance") + report.metadata_columns, held),
         f"<h2>Withdrawn ({len(report.withdrawn):,})</h2>",
         _table("withdrawn", ("run_id", "uri", "entry_id", "signal_type", "reported_run"), report.withdrawn),
+        f"<h2>Objects gone: deleted or replaced ({len(report.deleted):,})</h2>",
+        _table("deleted", ("run_id", "uri", "object_version", "listed_version", "entry_id", "signal_type", "reported_run"),
+               report.deleted),
         f"<h2>Errors ({len(report.errors):,})</h2>",
         _table("errors", ("run_id", "uri", "stage", "reason", "detail"), report.errors),
         f"<script>{SCRIPT}</script></body></html>\n",

@@ -40,6 +40,7 @@ class Report:
     matches: List[Dict]
     withdrawn: List[Dict]
     errors: List[Dict]
+    deleted: List[Dict] = field(default_factory=list)  # standing matches whose object is gone
     metadata_columns: Tuple[str, ...] = ()
     held: Set[Tuple[str, str]] = field(default_factory=set)  # (run_id, entry_id) held back
     reviews: Dict[str, Dict] = field(default_factory=dict)  # match_id -> its latest review
@@ -93,6 +94,7 @@ def read_report(output: str, runs: Sequence[str]) -> Report:
             report.summaries[run] = json.loads(f.read())
         report.matches += _rows(run_dir, "matches")
         report.withdrawn += _rows(run_dir, "withdrawn")
+        report.deleted += _rows(run_dir, "deleted")  # none in runs older than the deleted/ report
         report.errors += _rows(run_dir, "errors")
     extra, known = [], set(match_columns())
     for row in report.matches:
@@ -200,7 +202,7 @@ def render_text(report: Report) -> str:
         f"{newest.get('registry_rejected') or 0:,} rows rejected, skipped by type: {newest.get('registry_skipped_by_type') or {}}",
         f"matches: {len(report.matches):,} ({len(queue(report)):,} to review, "
         f"{sum(1 for r in report.matches if is_held(report, r)):,} held back), "
-        f"withdrawn: {len(report.withdrawn):,}",
+        f"withdrawn: {len(report.withdrawn):,}, objects gone (deleted or replaced): {len(report.deleted):,}",
         f"reviewed: {_verdicts(report)}",
         "",
     ]
@@ -214,6 +216,7 @@ def render_text(report: Report) -> str:
     lines += _section("matches by how they were found", by("found_by"))
     lines += _section("matches by prefix", _top_prefixes([r["uri"] for r in reviewable]))
     lines += _section("withdrawn by entry", Counter(r["entry_id"] for r in report.withdrawn))
+    lines += _section("objects gone, by entry", Counter(r["entry_id"] for r in report.deleted))
     lines += _section("errors by stage and reason", Counter(f"{e['stage']}/{e['reason']}" for e in report.errors))
     lines.append("held back by the flood guard (an entry matching too many objects in one run):")
     if not report.held:

@@ -71,7 +71,8 @@ def state_row(media: MediaHashes, run_id: str) -> Dict:
 
 class WriteHashStore(beam.PTransform):
     """This run's part of the store: objects/ for the hashed objects, and state/ for every object
-    known after the run (the unchanged ones' state rows, carried, and the hashed ones')."""
+    known after the run (the hashed ones', and the carried state rows of the others: unchanged, or
+    under a prefix that could not be listed)."""
 
     def __init__(self, hashes_uri: str, run_id: str, hashed_at):
         super().__init__()
@@ -80,14 +81,14 @@ class WriteHashStore(beam.PTransform):
         self._hashed_at = hashed_at
 
     def expand(self, inputs):
-        hashes, unchanged_state = inputs
+        hashes, *carried = inputs  # carried: state rows of objects not hashed again
         objects = (
             hashes
             | "ObjectRows" >> beam.Map(object_row, run_id=self._run_id, hashed_at=self._hashed_at)
             | "WriteObjects" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "objects"), hash_schema())
         )
         state = (
-            (hashes | "StateRows" >> beam.Map(state_row, run_id=self._run_id), unchanged_state)
+            (hashes | "StateRows" >> beam.Map(state_row, run_id=self._run_id), *carried)
             | "AllState" >> beam.Flatten()
             | "WriteState" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "state"), STATE_SCHEMA)
         )

@@ -1,16 +1,17 @@
 """What tonight's run takes over from the last committed one, settled on the launcher before any
 media is read: the registry's changes since then, the snapshot of the added entries (what the
-stored hashes are matched against), and the standing matches whose entry was withdrawn."""
+stored hashes are matched against), and the standing matches whose entry left the registry
+(withdrawals, if tonight's listing still holds their object: store/split.py decides)."""
 import logging
-from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Optional
 
 from transforms.registry.changes import RegistryChanges, added_snapshot, registry_changes
 from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import RegistryRefused, Snapshot
 from transforms.store.commits import Commit, latest_commit
-from transforms.store.matches import MatchKey, match_key, read_active, withdrawn_rows
+from transforms.store.matches import MatchKey, read_active, withdrawn_keys
 
 LOG = logging.getLogger("takedown_scan")
 
@@ -20,8 +21,7 @@ class Previous:
     commit: Optional[Commit] = None  # None: a new hash store
     changes: Optional[RegistryChanges] = None  # None: nothing to compare with
     new_entries: Optional[Snapshot] = None  # the added entries, when stored hashes are to meet them
-    withdrawn: List[Dict] = field(default_factory=list)  # rows of withdrawn/
-    withdrawn_keys: FrozenSet[MatchKey] = frozenset()
+    entry_gone: FrozenSet[MatchKey] = frozenset()  # standing matches whose entry left the registry
 
     def summary(self) -> Dict:
         return {
@@ -29,7 +29,6 @@ class Previous:
             "previous_registry_version": self.commit.registry_version if self.commit else None,
             "entries_added": len(self.changes.added) if self.changes else None,
             "entries_removed": len(self.changes.removed) if self.changes else None,
-            "withdrawn_matches": len(self.withdrawn),
         }
 
 
@@ -42,7 +41,7 @@ def _previous_registry(commit: Commit, max_reject_share: float) -> Optional[Regi
         return None
 
 
-def previous_run(hashes_uri: str, registry: Registry, max_reject_share: float, run_id: str, run_dir: str,
+def previous_run(hashes_uri: str, registry: Registry, max_reject_share: float, run_dir: str,
                  match_stored: bool = True) -> Previous:
     """Read the store's last commit and compare registries. With `match_stored` (no rescan), the
     added entries are written to RUN_DIR/new_entries/ for the workers to match stored hashes with."""
@@ -55,5 +54,4 @@ def previous_run(hashes_uri: str, registry: Registry, max_reject_share: float, r
     new_entries = added_snapshot(registry, changes.added, run_dir) if match_stored else None
     active = read_active(hashes_uri, commit)
     present = frozenset(registry.entries_among(row["entry_id"] for row in active))
-    withdrawn = withdrawn_rows(active, present, run_id, registry.version)
-    return Previous(commit, changes, new_entries, withdrawn, frozenset(match_key(row) for row in withdrawn))
+    return Previous(commit, changes, new_entries, withdrawn_keys(active, present))
