@@ -4,15 +4,17 @@ import os
 import sys
 from typing import List, Optional
 
-from pipelines import feedback, rematch, report, review, scan, sync, tmk
+from pipelines import compact, feedback, rematch, report, review, scan, sync, tmk
 
-COMMANDS = {"scan": scan.main, "rematch": rematch.main, "sync": sync.main, "report": report.main,
-            "review": review.main, "feedback": feedback.main, "tmk": tmk.main}
+COMMANDS = {"scan": scan.main, "rematch": rematch.main, "compact": compact.main, "sync": sync.main,
+            "report": report.main, "review": review.main, "feedback": feedback.main, "tmk": tmk.main}
 USAGE = """usage: takedown-scan COMMAND [options]
   scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
            list, hash what is new or changed, match stored hashes against new entries, report
   rematch  --hashes URI --registry URI --output URI [--since VERSION]
            the stored hashes against a registry version, no media read
+  compact  --hashes URI
+           rewrite the hash store's live rows into one run now (scans do it when it is due)
   sync     ncmec|stopncii --registry ROOT [--api-url URL] [--since TIME] [--keep N]
            fetch what a registry feed changed and write a new version of ROOT
   report   OUTPUT [--run RUN_ID | --since DATE] [--csv FILE] [--html FILE]

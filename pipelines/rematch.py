@@ -30,6 +30,7 @@ from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteMatches, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA
 from transforms.store.commits import Commit, WriteMarkers, latest_commit, report_marker
+from transforms.store.hash_store import ReadStored
 from transforms.store.matches import ReadPreviousRun
 
 
@@ -79,9 +80,9 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
 def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
     job = options.view_as(JobOptions)
     state, _ = p | "StoredObjects" >> ReadPreviousRun(job.hashes, plan.commit)
-    matches, rematched = state | "MatchStored" >> MatchStored(
-        job.hashes, plan.to_match, plan.settings, job.max_registry_reject_share, plan.run_id,
-        plan.started_at, found_by="rematch",
+    stored = state | "ReadStored" >> ReadStored(job.hashes)
+    matches, rematched = stored | "MatchStored" >> MatchStored(
+        plan.to_match, plan.settings, job.max_registry_reject_share, plan.run_id, plan.started_at, found_by="rematch",
     )
     written = [
         matches | "WriteMatches" >> WriteMatches(FileSystems.join(plan.run_dir, "matches"), plan.registry),

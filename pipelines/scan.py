@@ -35,6 +35,7 @@ from transforms.storage.objects import is_remote
 from transforms.storage.stores import StoreSettings
 from transforms.store.commits import WriteMarkers, commit_document, commit_marker, report_marker
 from transforms.store.hash_store import WriteHashStore
+from transforms.store.compaction import CarryForward, CompactionSettings, StoreFacts, plan_compaction
 from transforms.store.matches import ReadPreviousRun, WriteActive, WriteEnded
 from transforms.store.previous import Previous, previous_run
 from transforms.store.split import SplitListing
@@ -90,6 +91,12 @@ class ScanOptions(PipelineOptions):
                            help="Follow symbolic links in a local --media folder (never to a path outside it).")
         group.add_argument("--rescan_unchanged", action="store_true",
                            help="Hash again objects whose version the hash store already holds.")
+        group.add_argument("--compact_share", type=float, default=CompactionSettings.max_superseded_share,
+                           help="Compact the hash store in tonight's run when more than this share of the rows its "
+                                "state may read are superseded (0: every night).")
+        group.add_argument("--compact_after_runs", type=int, default=CompactionSettings.max_runs,
+                           help="Compact the hash store, whatever the share, once this many runs have committed "
+                                "since the last compaction (each adds files).")
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,8 @@ class ScanPlan:
     match_settings: MatchSettings
     max_reject_share: float
     previous: Previous
+    compact: bool = False  # tonight's run compacts the hash store
+    store: Optional[StoreFacts] = None  # None: a new store
 
     def summary_base(self) -> dict:
         return {
@@ -117,6 +126,8 @@ class ScanPlan:
             "registry_rejected": len(self.registry.rejects),
             "registry_skipped_by_type": dict(sorted(self.registry.skipped_by_type.items())),
             **self.previous.summary(),
+            "compacted": self.compact,
+            **(self.store.summary() if self.store else {}),
         }
 
 
@@ -142,6 +153,8 @@ def check_options(scan: ScanOptions) -> None:
         )
     if scan.video_sample_seconds < 0 or scan.max_video_seconds <= 0 or scan.max_video_frames <= 0:
         raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
+    if not 0 <= scan.compact_share <= 1 or scan.compact_after_runs < 1:
+        raise UsageError("--compact_share must be between 0 and 1, --compact_after_runs >= 1")
 
 
 def read_concurrency(scan: ScanOptions) -> int:
@@ -182,6 +195,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
     run_id = new_run_id(now)
     run_dir = FileSystems.join(job.output, f"run={run_id}")
     hashes_uri = job.hashes or FileSystems.join(job.output, "hashes")
+    compact, store = plan_compaction(hashes_uri, CompactionSettings(scan.compact_share, scan.compact_after_runs))
     return ScanPlan(
         run_id=run_id,
         started_at=now,
@@ -206,6 +220,8 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         max_reject_share=job.max_registry_reject_share,
         previous=previous_run(hashes_uri, registry, job.max_registry_reject_share, run_dir,
                               match_stored=not scan.rescan_unchanged),
+        compact=compact,
+        store=store,
     )
 
 
@@ -221,15 +237,17 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     hashed_matches = hashes | "Match" >> MatchMedia(
         plan.snapshot, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at
     )
-    new_entry_matches, rematched = unchanged | "MatchStored" >> MatchStored(
-        hashes_uri, previous.new_entries, plan.match_settings, plan.max_reject_share, plan.run_id,
-        plan.started_at,
-    )
+    carried = (unchanged, unlisted) | "Carried" >> beam.Flatten()
+    stored, rewritten = carried | "CarryForward" >> CarryForward(
+        hashes_uri, plan.run_id, read=previous.new_entries is not None, compact=plan.compact)
+    new_entry_matches, rematched = stored | "MatchStored" >> MatchStored(
+        previous.new_entries, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at)
     matches = (hashed_matches, new_entry_matches) | "AllMatches" >> beam.Flatten()
     errors = (list_errors, unlistable_prefixes, hash_errors) | "AllErrors" >> beam.Flatten()
 
     written = [
-        *((hashes, unchanged, unlisted) | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at)),
+        *((hashes, carried, rewritten)
+          | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at, plan.compact)),
         (standing, matches) | "WriteActive" >> WriteActive(hashes_uri, plan.run_id),
         matches | "WriteMatches" >> WriteMatches(FileSystems.join(run_dir, "matches"), plan.registry),
         errors | "WriteErrors" >> WriteErrors(FileSystems.join(run_dir, "errors"), plan.run_id),
@@ -256,7 +274,7 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
             },
         ),
     ]
-    commit = commit_document(plan.run_id, plan.snapshot.version, plan.snapshot.files)
+    commit = commit_document(plan.run_id, plan.snapshot.version, plan.snapshot.files, plan.compact)
     p | "Commit" >> WriteMarkers([report_marker(run_dir, plan.run_id), commit_marker(hashes_uri, commit)], written)
 
 

@@ -165,6 +165,15 @@ def test_registry_and_reports_can_live_in_the_store_too(scheme, s3, gcs, corpus,
     summary = json.loads(read(summary_key))
     assert summary["registry_version"] == version and summary["hashed"] == 6
     assert any("/matches/" in k for k in names) and any(k.startswith("nightly/hashes/run=") for k in names)
+    # three more nights, each compacting: the store in the bucket keeps the runs since the last
+    # compaction that a later night committed after
+    runs = lambda: sorted({k.split("/")[2] for k in keys() if k.startswith("nightly/hashes/run=")})
+    first = runs()
+    for _ in range(3):
+        assert scan.main(argv + ["--compact_share=0"]) == 0
+    assert len(runs()) == 3 and first[0] not in runs()
+    (newest,) = [k for k in keys() if k.startswith(f"nightly/hashes/{runs()[-1]}/_COMMITTED")]
+    assert json.loads(read(newest))["compacted"] is True
 
 
 def test_wrong_credentials_stop_the_run_with_one_line(corpus, tmp_path, capsys, monkeypatch):

@@ -16,7 +16,7 @@ import numpy as np
 from transforms.matching.matcher import MatchHashes, MatchSettings, RegistryIndex
 from transforms.registry.snapshots import Snapshot
 from transforms.signals import SIGNALS
-from transforms.store.hash_store import media_of_row, objects_pattern
+from transforms.store.hash_store import media_of_row
 
 BATCH_HASHES = 1 << 20
 
@@ -52,61 +52,26 @@ class MatchStoredBatch(MatchHashes):
             yield from self._rows(media_of_row(rows[position]), index)
 
 
-def _current(joined):
-    """The object's row from the run its state names (an older run may hold an older version)."""
-    _, groups = joined
-    runs = set(groups["state"])
-    for row in groups["rows"]:
-        if row["run_id"] in runs:
-            yield row
-            return
-
-
-def _key(row: Dict):
-    return row["uri"], row["object_version"]
-
-
-def _hashed_run(row: Dict) -> str:
-    return row["hashed_run"]
-
-
 def _hash_count(row: Dict) -> int:
     return max(1, sum(len(row[name] or ()) for name in SIGNALS))
 
 
 class MatchStored(beam.PTransform):
-    """Unchanged objects' state rows -> (match rows against the new entries, the stored rows read).
-    With no new entries (`snapshot` None) nothing is read."""
+    """Stored objects/ rows (store.hash_store.ReadStored) -> (match rows against the new entries,
+    the rows compared); with no new entries (`snapshot` None), neither."""
 
-    def __init__(self, hashes_uri: str, snapshot: Optional[Snapshot], settings: MatchSettings,
+    def __init__(self, snapshot: Optional[Snapshot], settings: MatchSettings,
                  max_reject_share: float, run_id: str, scanned_at, found_by: str = "new_entry",
                  batch_hashes: int = BATCH_HASHES):
         super().__init__()
-        self._hashes_uri = hashes_uri
         self._snapshot = snapshot
         self._match = MatchStoredBatch(settings, max_reject_share, run_id, scanned_at, found_by)
         self._batch_hashes = batch_hashes
 
-    def expand(self, state):
-        p = state.pipeline
+    def expand(self, stored):
+        p = stored.pipeline
         if self._snapshot is None:
-            return p | "NoMatches" >> beam.Create([]), p | "NothingRead" >> beam.Create([])
-        patterns = (
-            state
-            | "Runs" >> beam.Map(_hashed_run)
-            | "DistinctRuns" >> beam.Distinct()
-            | "Patterns" >> beam.Map(objects_pattern, self._hashes_uri)
-        )
-        rows = (
-            patterns
-            | "ReadObjects" >> beam.io.ReadAllFromParquet()
-            | "KeyRows" >> beam.Map(lambda row: (_key(row), row))
-        )
-        stored = (
-            {"state": state | "KeyState" >> beam.Map(lambda row: (_key(row), _hashed_run(row))), "rows": rows}
-            | "Join" >> beam.CoGroupByKey()
-            | "Current" >> beam.FlatMap(_current)
-        )
+            return p | "NoMatches" >> beam.Create([]), p | "NoneCompared" >> beam.Create([])
         snapshot = p | "Snapshot" >> beam.Create([self._snapshot])
         matches = (
             stored

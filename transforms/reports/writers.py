@@ -78,9 +78,10 @@ class WriteSummary(beam.PTransform):
 
     def expand(self, pbegin):
         counted = dict(self._counted)
-        counted["matched_objects"] = (
-            counted["matches"] | "MatchedUris" >> beam.Map(_uri_of) | "DistinctUris" >> beam.Distinct()
-        )
+        if "matches" in counted:
+            counted["matched_objects"] = (
+                counted["matches"] | "MatchedUris" >> beam.Map(_uri_of) | "DistinctUris" >> beam.Distinct()
+            )
         # one count per name over one flattened collection: a Count.Globally each would be ten
         # combines, ten groupings and ten side inputs to build, plan and run
         named = [(name, f"Name_{name}", pcolls) for name, pcolls in counted.items() if not isinstance(pcolls, tuple)]

@@ -32,6 +32,7 @@ class Commit:
     run_id: str
     registry_version: str
     registry_files: Tuple[str, ...]
+    compacted: bool = False  # its state points only at its own objects/ (store/compaction.py)
 
 
 def _matching(pattern: str) -> List[str]:
@@ -55,18 +56,29 @@ def latest_commit(hashes_uri: str) -> Optional[Commit]:
                 f"committed runs): give --hashes a new folder, or delete this one, to hash everything again"
             )
         return None
-    path = max(markers, key=_run_id)
+    return read_commit(hashes_uri, max(markers, key=_run_id))
+
+
+def read_commit(hashes_uri: str, path: str) -> Commit:
+    """The commit a marker records; StoreRefused when it cannot be read or is of another format."""
     try:
         with FileSystems.open(path) as f:
             document = json.loads(f.read())
         if document["format"] != STORE_FORMAT:
             raise StoreRefused(f"hash store {hashes_uri}: run {_run_id(path)} has store format "
                                f"{document['format']}, this version reads {STORE_FORMAT}")
-        return Commit(document["run_id"], document["registry_version"], tuple(document["registry_files"]))
+        return Commit(document["run_id"], document["registry_version"], tuple(document["registry_files"]),
+                      bool(document.get("compacted")))
     except StoreRefused:
         raise
     except Exception as e:
         raise StoreRefused(f"hash store commit {path} cannot be read: {type(e).__name__}: {e}") from None
+
+
+def all_commits(hashes_uri: str) -> List[Commit]:
+    """Every committed run of the store, oldest first."""
+    markers = _matching(FileSystems.join(hashes_uri, "run=*", COMMIT_MARKER))
+    return [read_commit(hashes_uri, path) for path in sorted(markers, key=_run_id)]
 
 
 def clear_leftovers(root: str) -> int:
@@ -77,12 +89,13 @@ def clear_leftovers(root: str) -> int:
     return len(leftovers)
 
 
-def commit_document(run_id: str, registry_version: str, registry_files: Sequence[str]) -> Dict:
+def commit_document(run_id: str, registry_version: str, registry_files: Sequence[str], compacted: bool = False) -> Dict:
     return {
         "format": STORE_FORMAT,
         "run_id": run_id,
         "registry_version": registry_version,
         "registry_files": list(registry_files),
+        "compacted": compacted,
         "committed_at": datetime.now(timezone.utc).isoformat(),
     }
 

@@ -70,31 +70,83 @@ def state_row(media: MediaHashes, run_id: str) -> Dict:
 
 
 class WriteHashStore(beam.PTransform):
-    """This run's part of the store: objects/ for the hashed objects, and state/ for every object
-    known after the run (the hashed ones', and the carried state rows of the others: unchanged, or
-    under a prefix that could not be listed)."""
+    """This run's part of the store, from (hashed MediaHashes, carried state rows, rewritten
+    objects/ rows): objects/ for the hashed objects and the rewritten rows (a compacting run's),
+    and state/ for every object known after the run: the hashed ones', then the rewritten ones'
+    pointing here when compacting, else the carried state rows as they were (unchanged objects,
+    and those under a prefix that could not be listed)."""
 
-    def __init__(self, hashes_uri: str, run_id: str, hashed_at):
+    def __init__(self, hashes_uri: str, run_id: str, hashed_at, compact: bool = False):
         super().__init__()
         self._hashes_uri = hashes_uri
         self._run_id = run_id
         self._hashed_at = hashed_at
+        self._compact = compact
 
     def expand(self, inputs):
-        hashes, *carried = inputs  # carried: state rows of objects not hashed again
+        hashes, carried, rewritten = inputs
         objects = (
-            hashes
-            | "ObjectRows" >> beam.Map(object_row, run_id=self._run_id, hashed_at=self._hashed_at)
+            (hashes | "ObjectRows" >> beam.Map(object_row, run_id=self._run_id, hashed_at=self._hashed_at), rewritten)
+            | "AllObjects" >> beam.Flatten()
             | "WriteObjects" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "objects"), hash_schema())
         )
+        kept = rewritten | "StateOfRewritten" >> beam.Map(rewritten_state) if self._compact else carried
         state = (
-            (hashes | "StateRows" >> beam.Map(state_row, run_id=self._run_id), *carried)
+            (hashes | "StateRows" >> beam.Map(state_row, run_id=self._run_id), kept)
             | "AllState" >> beam.Flatten()
             | "WriteState" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "state"), STATE_SCHEMA)
         )
         return objects, state
 
 
+def rewritten_state(row: Dict) -> Dict:
+    """The state row of an objects/ row: it points at the run whose objects/ holds it."""
+    return {"uri": row["uri"], "object_version": row["object_version"], "hasher_version": row["hasher_version"],
+            "media_type": row["media_type"], "hashed_run": row["run_id"]}
+
+
 def objects_pattern(run_id: str, hashes_uri: str) -> str:
     """The objects/ files of one run."""
     return FileSystems.join(run_folder(hashes_uri, run_id, "objects"), "*.parquet")
+
+
+def _current(joined):
+    """The object's row from the run its state names (an older run may hold an older version)."""
+    _, groups = joined
+    runs = set(groups["state"])
+    for row in groups["rows"]:
+        if row["run_id"] in runs:
+            yield row
+            return
+
+
+def _key(row: Dict):
+    return row["uri"], row["object_version"]
+
+
+def _hashed_run(row: Dict) -> str:
+    return row["hashed_run"]
+
+
+class ReadStored(beam.PTransform):
+    """State rows -> the objects/ rows they point to: each run's files read once, whatever number
+    of objects it holds, and joined with the state by object and version."""
+
+    def __init__(self, hashes_uri: str):
+        super().__init__()
+        self._hashes_uri = hashes_uri
+
+    def expand(self, state):
+        rows = (
+            state
+            | "Runs" >> beam.Map(_hashed_run)
+            | "DistinctRuns" >> beam.Distinct()
+            | "Patterns" >> beam.Map(objects_pattern, self._hashes_uri)
+            | "ReadObjects" >> beam.io.ReadAllFromParquet()
+            | "KeyRows" >> beam.Map(lambda row: (_key(row), row))
+        )
+        return (
+            {"state": state | "KeyState" >> beam.Map(lambda row: (_key(row), _hashed_run(row))), "rows": rows}
+            | "Join" >> beam.CoGroupByKey()
+            | "Current" >> beam.FlatMap(_current)
+        )
