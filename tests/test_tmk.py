@@ -22,6 +22,8 @@ from tests.conftest import CONFORMANCE, registry_csv, write
 from tests.media import clip_frames, encode_clip, watermarked, with_bars
 from tests.test_nightly import scramble_unchanged
 from transforms.media.videos import VideoSettings, hash_video
+from transforms.matching.matcher import RegistryIndex
+from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import Snapshot, load_registry
 from transforms.signals import tmk
 from transforms.signals.tmk import TMK_PDQF, VALUE_BYTES, from_bytes
@@ -262,3 +264,21 @@ def test_other_frame_rates_are_resampled_to_the_reference_frame_counts(fps, fram
     # hashes ours score 0.99999 or more against
     data = encode_clip(clip_frames(4, seconds=4.0, fps=fps), fps=fps)
     assert hash_video(data, TMK_ONLY).tmk.frame_count == frames
+
+
+def test_the_registry_cache_maps_the_tmk_index_for_every_process_of_a_machine(tmp_path):
+    values = [tmk_of(ORIGINAL).to_bytes(), tmk_of(encode_clip(clip_frames(77, seconds=3.0))).to_bytes()]
+    write(str(tmp_path / "r.csv"), registry_csv([(f"V-{i}", "tmk_pdqf", v.hex(), "s", "m") for i, v in enumerate(values)]))
+    snapshot = Snapshot("v", (str(tmp_path / "r.csv"),))
+    first = mapped_index_in(snapshot, str(tmp_path / "cache"))  # the first process builds and saves
+    other = mapped_index_in(snapshot, str(tmp_path / "cache"))  # the others map
+    pure = other.indexes["tmk_pdqf"].tables["pure"]
+    assert isinstance(pure, np.memmap) and pure.shape == (2, 256)
+    query = TMK_PDQF.pack([values[1]])
+    answers = [index.indexes["tmk_pdqf"].query(query, (0.7, 0.7)) for index in (first, other)]
+    assert [a.tolist() for a in answers[0]] == [a.tolist() for a in answers[1]] and answers[1][1].tolist() == [1]
+
+
+def mapped_index_in(snapshot, root):
+    cached = CachedRegistry(snapshot, 0.0, root=root)
+    return RegistryIndex(cached.registry, cached.index_tables(lambda: RegistryIndex(cached.registry).tables()))

@@ -2,7 +2,7 @@
 
 A Dataflow worker runs a process per vCPU, and each would load, validate and index the same
 snapshot. Here the first process on a machine to need a snapshot loads it and writes its arrays
-(Arrow columns, packed values, the PDQ index's tables) to a local folder; every other process,
+(Arrow columns, packed values, the indexes' tables: PDQ's, TMK's unit averages) to a local folder; every other process,
 and the next run of the same snapshot, memory-maps those files. Their pages live once in the
 page cache, shared by every process, and a process is ready in well under a second.
 
@@ -126,8 +126,9 @@ class CachedRegistry:
 
         def write(part: str) -> None:
             for name, tables in build().items():
-                for table, array in tables.items():
-                    _save(part, f"{name}.{table}", array)
+                if all(array.size for array in tables.values()):  # an empty index is rebuilt for nothing
+                    for table, array in tables.items():
+                        _save(part, f"{name}.{table}", array)
 
         try:
             _once(index, write)
