@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import glob
 import io
+import json
 import os
 import resource
 import shutil
@@ -75,6 +76,7 @@ def main(argv=None) -> int:
         write(os.path.join(media, name), picture(seed))
     entries, next_seed, next_name = [], 20_000, args.photos
     times = {"compacting": [], "never": []}
+    summaries = {}
     for n in range(args.nights):
         if n:
             names = sorted(seeds)
@@ -93,12 +95,13 @@ def main(argv=None) -> int:
         write(os.path.join(registry, f"v{n:03d}", "entries.csv"), registry_csv(entries))
         write(os.path.join(registry, f"v{n:03d}", "_SUCCESS"), b"")
         for config, flags in (("compacting", []), ("never", NEVER)):
-            start, cpu = time.perf_counter(), cpu_s()
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            start, cpu, out = time.perf_counter(), cpu_s(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
                 status = scan.main([f"--media={media}", f"--registry={registry}",
                                     f"--output={os.path.join(base, config)}", *flags])
             assert status == 0, config
             times[config].append((time.perf_counter() - start, cpu_s() - cpu))
+            summaries[config] = json.loads(out.getvalue())
         print(f"night {n + 1}: " + ", ".join(f"{c} {store_size(os.path.join(base, c, 'hashes'))[0]} files"
                                            for c in times), file=sys.stderr)
     print(f"{args.nights} nights of {args.photos} photos, each night {args.added} added, {args.replaced} replaced, "
@@ -112,7 +115,8 @@ def main(argv=None) -> int:
         cpu = [np.mean([t[1] for t in times[config][part]]) for part in (early, late)]
         print(f"  {config:10}: {files:4} files, {size / 1e6:6.2f} MB = {size / live:4.1f}x the live rows' "
               f"{live / 1e6:.2f} MB; a night: wall {wall[0]:.1f} s -> {wall[1]:.1f} s, "
-              f"CPU {cpu[0]:.1f} s -> {cpu[1]:.1f} s (nights 2-6 -> last 5)")
+              f"CPU {cpu[0]:.1f} s -> {cpu[1]:.1f} s (nights 2-6 -> last 5); the last night's state pointed at "
+              f"{summaries[config]['store_rows']} stored rows for {summaries[config]['store_live_rows']} objects")
     shutil.rmtree(base)
     return 0
 

@@ -64,7 +64,7 @@ def build(p: beam.Pipeline, options: CompactOptions, plan: CompactPlan) -> None:
     _, rewritten = state | "CarryForward" >> CarryForward(plan.hashes, plan.run_id, read=True, compact=True)
     nothing_hashed = p | "NothingHashed" >> beam.Create([])
     written = [
-        *((nothing_hashed, state, rewritten)
+        *((nothing_hashed, nothing_hashed, state, rewritten)
           | "WriteHashStore" >> WriteHashStore(plan.hashes, plan.run_id, plan.started_at, compact=True)),
         (active, p | "NoNewMatches" >> beam.Create([])) | "WriteActive" >> WriteActive(plan.hashes, plan.run_id),
         p | "WriteSummary" >> WriteSummary(

@@ -6,13 +6,17 @@ no media read. For a full re-check after a threshold change, or a first import o
 Every object of the store's last committed run is matched against the registry's latest complete
 version (with `--since VERSION`: only against the entries added since that version of the same
 registry root). Reports go to OUTPUT/run=RUN_ID/ as a scan's do (matches/ with found_by
-`rematch`, registry_rejects/, summary.json, _SUCCESS last); the hash store is not changed.
+`rematch`, registry_rejects/, summary.json, _SUCCESS last). The hash store gains a run of the same
+id whose standing matches include the ones found, as a nightly run's would (so that the next
+night reports their withdrawals and leaves them out of its new-entry matches), committed unless
+another run committed to the store meanwhile; after a full rematch, the next night's new entries
+are the ones added after the version rematched.
 Exit status 0 when the run finished, 2 with a one-line reason when it could not be done.
 """
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -29,9 +33,10 @@ from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteMatches, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA
-from transforms.store.commits import Commit, WriteMarkers, latest_commit, report_marker
-from transforms.store.hash_store import ReadStored
-from transforms.store.matches import ReadPreviousRun
+from transforms.store.commits import (Commit, CommitUnlessMoved, WriteMarkers, commit_document, latest_commit,
+                                      report_marker)
+from transforms.store.hash_store import ReadStored, WriteHashStore
+from transforms.store.matches import ReadPreviousRun, WriteActive
 
 
 class RematchOptions(PipelineOptions):
@@ -49,6 +54,7 @@ class RematchPlan:
     commit: Commit
     registry: Registry
     to_match: Optional[Snapshot]  # the registry, the entries added since --since, or None (none added)
+    snapshot_files: Tuple[str, ...]  # the registry version's files
     entries_matched: int
     settings: MatchSettings
     since: Optional[str]
@@ -74,17 +80,30 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
                                 job.max_registry_reject_share).registry
         added = registry_changes(before, registry).added
         entries, to_match = len(added), added_snapshot(registry, added, run_dir)
-    return RematchPlan(run_id, now, run_dir, commit, registry, to_match, entries, match_settings(job), since)
+    return RematchPlan(run_id, now, run_dir, commit, registry, to_match, tuple(snapshot.files), entries,
+                       match_settings(job), since)
 
 
 def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
     job = options.view_as(JobOptions)
-    state, _ = p | "StoredObjects" >> ReadPreviousRun(job.hashes, plan.commit)
+    state, active = p | "StoredObjects" >> ReadPreviousRun(job.hashes, plan.commit)
     stored = state | "ReadStored" >> ReadStored(job.hashes)
     matches, rematched = stored | "MatchStored" >> MatchStored(
         plan.to_match, plan.settings, job.max_registry_reject_share, plan.run_id, plan.started_at, found_by="rematch",
     )
+    nothing_hashed = p | "NothingHashed" >> beam.Create([])
+    store = [
+        *((nothing_hashed, nothing_hashed, state, p | "NothingRewritten" >> beam.Create([]))
+          | "WriteHashStore" >> WriteHashStore(job.hashes, plan.run_id, plan.started_at)),
+        (active, matches) | "WriteActive" >> WriteActive(job.hashes, plan.run_id),
+    ]
+    # matched against every entry of the version: the next night's new entries are those after it
+    registry_version, files = ((plan.commit.registry_version, plan.commit.registry_files) if plan.since
+                               else (plan.registry.version, plan.snapshot_files))
+    committed = p | "CommitStore" >> CommitUnlessMoved(
+        job.hashes, plan.commit.run_id, commit_document(plan.run_id, registry_version, files), store)
     written = [
+        committed,
         matches | "WriteMatches" >> WriteMatches(FileSystems.join(plan.run_dir, "matches"), plan.registry),
         p | "WriteRegistryRejects" >> WriteRows(
             FileSystems.join(plan.run_dir, "registry_rejects"), reject_rows(plan.registry.rejects, plan.run_id),

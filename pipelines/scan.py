@@ -10,7 +10,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -33,7 +33,8 @@ from transforms.storage.inventory import InventoryError, read_manifest
 from transforms.storage.listing import Listing, ListMedia
 from transforms.storage.objects import is_remote
 from transforms.storage.stores import StoreSettings
-from transforms.store.commits import WriteMarkers, commit_document, commit_marker, report_marker
+from transforms.store.adoption import ReadAdopted, adopt
+from transforms.store.commits import WriteMarkers, commit_document, commit_marker, latest_commit, report_marker
 from transforms.store.hash_store import WriteHashStore
 from transforms.store.compaction import CarryForward, CompactionSettings, StoreFacts, plan_compaction
 from transforms.store.matches import ReadPreviousRun, WriteActive, WriteEnded
@@ -91,6 +92,10 @@ class ScanOptions(PipelineOptions):
                            help="Follow symbolic links in a local --media folder (never to a path outside it).")
         group.add_argument("--rescan_unchanged", action="store_true",
                            help="Hash again objects whose version the hash store already holds.")
+        group.add_argument("--store_file_rows", type=int, default=10_000,
+                           help="The hash store's objects/ files are closed after this many objects, or --store_file_"
+                                "seconds, so that a run killed half-way leaves whole files the next run adopts.")
+        group.add_argument("--store_file_seconds", type=float, default=300.0, help="See --store_file_rows.")
         group.add_argument("--compact_share", type=float, default=CompactionSettings.max_superseded_share,
                            help="Compact the hash store in tonight's run when more than this share of the rows its "
                                 "state may read are superseded (0: every night).")
@@ -115,6 +120,7 @@ class ScanPlan:
     max_reject_share: float
     previous: Previous
     compact: bool = False  # tonight's run compacts the hash store
+    adopted: Tuple[str, ...] = ()  # objects/ files of runs that did not commit, adopted (store/adoption.py)
     store: Optional[StoreFacts] = None  # None: a new store
 
     def summary_base(self) -> dict:
@@ -155,6 +161,8 @@ def check_options(scan: ScanOptions) -> None:
         raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
     if not 0 <= scan.compact_share <= 1 or scan.compact_after_runs < 1:
         raise UsageError("--compact_share must be between 0 and 1, --compact_after_runs >= 1")
+    if scan.store_file_rows < 1 or not scan.store_file_seconds > 0:
+        raise UsageError("--store_file_rows must be >= 1 and --store_file_seconds > 0")
 
 
 def read_concurrency(scan: ScanOptions) -> int:
@@ -166,6 +174,20 @@ def read_concurrency(scan: ScanOptions) -> int:
 
 def scan_store_settings(scan: ScanOptions) -> StoreSettings:
     return store_settings(scan, scan.read_attempts, scan.object_timeout_s)
+
+
+def scan_hash_settings(scan: ScanOptions, stores: StoreSettings) -> HashSettings:
+    return HashSettings(
+        max_bytes=scan.max_object_bytes,
+        max_pixels=scan.max_pixels,
+        max_total_pixels=scan.max_total_pixels,
+        video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames, scan.tmk),
+        costs=CostSettings(base_s=scan.hash_cpu_s),
+        stores=stores,
+        concurrency=read_concurrency(scan),
+        max_inflight_bytes=scan.max_inflight_bytes,
+        follow_symlinks=scan.follow_symlinks,
+    )
 
 
 def _check_media(scan: ScanOptions) -> None:
@@ -196,6 +218,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
     run_dir = FileSystems.join(job.output, f"run={run_id}")
     hashes_uri = job.hashes or FileSystems.join(job.output, "hashes")
     compact, store = plan_compaction(hashes_uri, CompactionSettings(scan.compact_share, scan.compact_after_runs))
+    hash_settings = scan_hash_settings(scan, stores)
     return ScanPlan(
         run_id=run_id,
         started_at=now,
@@ -205,23 +228,14 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         registry=registry,
         listing=Listing(scan.media, stores, scan.list_split_depth, scan.list_split_pages, inventory,
                         scan.follow_symlinks),
-        hash_settings=HashSettings(
-            max_bytes=scan.max_object_bytes,
-            max_pixels=scan.max_pixels,
-            max_total_pixels=scan.max_total_pixels,
-            video=VideoSettings(scan.video_sample_seconds, scan.max_video_seconds, scan.max_video_frames, scan.tmk),
-            costs=CostSettings(base_s=scan.hash_cpu_s),
-            stores=stores,
-            concurrency=read_concurrency(scan),
-            max_inflight_bytes=scan.max_inflight_bytes,
-            follow_symlinks=scan.follow_symlinks,
-        ),
+        hash_settings=hash_settings,
         match_settings=match_settings(job),
         max_reject_share=job.max_registry_reject_share,
         previous=previous_run(hashes_uri, registry, job.max_registry_reject_share, run_dir,
                               match_stored=not scan.rescan_unchanged),
         compact=compact,
         store=store,
+        adopted=tuple(adopt(hashes_uri, run_id, hash_settings.fingerprint(), latest_commit(hashes_uri))),
     )
 
 
@@ -229,11 +243,13 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     run_dir, hashes_uri, previous = plan.run_dir, plan.hashes_uri, plan.previous
     objects, list_errors, unlistable_prefixes = p | "ListMedia" >> ListMedia(plan.listing)
     state, active = p | "PreviousRun" >> ReadPreviousRun(hashes_uri, previous.commit)
-    changed, unchanged, unlisted, standing, withdrawn, deleted = (
-        (objects, state, active, unlistable_prefixes)
+    adoptable = p | "ReadAdopted" >> ReadAdopted(plan.adopted)
+    changed, adopted, unchanged, unlisted, standing, withdrawn, deleted = (
+        (objects, state, active, unlistable_prefixes, adoptable)
         | "SplitListing" >> SplitListing(scan.rescan_unchanged, previous.entry_gone)
     )
-    hashes, hash_errors = changed | "Hash" >> HashMedia(plan.hash_settings)
+    hashed, hash_errors = changed | "Hash" >> HashMedia(plan.hash_settings)
+    hashes = (hashed, adopted) | "HashedOrAdopted" >> beam.Flatten()
     hashed_matches = hashes | "Match" >> MatchMedia(
         plan.snapshot, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at
     )
@@ -241,13 +257,15 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     stored, rewritten = carried | "CarryForward" >> CarryForward(
         hashes_uri, plan.run_id, read=previous.new_entries is not None, compact=plan.compact)
     new_entry_matches, rematched = stored | "MatchStored" >> MatchStored(
-        previous.new_entries, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at)
+        previous.new_entries, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at,
+        standing=previous.standing)
     matches = (hashed_matches, new_entry_matches) | "AllMatches" >> beam.Flatten()
     errors = (list_errors, unlistable_prefixes, hash_errors) | "AllErrors" >> beam.Flatten()
 
     written = [
-        *((hashes, carried, rewritten)
-          | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at, plan.compact)),
+        *((hashed, adopted, carried, rewritten)
+          | "WriteHashStore" >> WriteHashStore(hashes_uri, plan.run_id, plan.started_at, plan.compact,
+                                               (scan.store_file_rows, scan.store_file_seconds))),
         (standing, matches) | "WriteActive" >> WriteActive(hashes_uri, plan.run_id),
         matches | "WriteMatches" >> WriteMatches(FileSystems.join(run_dir, "matches"), plan.registry),
         errors | "WriteErrors" >> WriteErrors(FileSystems.join(run_dir, "errors"), plan.run_id),
@@ -264,7 +282,8 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
                 "list_errors": list_errors,
                 "unlistable_prefixes": unlistable_prefixes,
                 "unchanged": unchanged,
-                "hashed": hashes,
+                "hashed": hashed,
+                "adopted": adopted,
                 "failed": (list_errors, hash_errors),
                 "matches": matches,
                 "rematched_objects": rematched,

@@ -16,7 +16,9 @@ from PIL import Image
 from pipelines import rematch, scan
 from tests.conftest import REPO, registry_csv, write
 from tests.media import encode, pdq_of_rgb, photo, with_bars
+from apache_beam.testing.test_pipeline import TestPipeline
 from transforms.reports.view import read_report, render_text
+from transforms.store.commits import CommitUnlessMoved, all_commits, commit_document, commit_marker
 
 # file -> the picture it holds (a seed of tests.media.photo) and how it is stored
 FILES = {
@@ -154,7 +156,9 @@ def test_a_match_is_not_reported_again_and_a_killed_run_does_not_count(nights):
         ("late.jpg", "L-611", "hashed"), ("other.jpg", "K-605", "new_entry"),
     ]
     assert summary["previous_run"] == nights["second"][1]["run_id"]
-    assert summary["hashed"] == 1 and summary["failed"] == 0 and summary["entries_added"] == 2
+    # late.jpg's hashes, which the killed run wrote, are adopted rather than hashed again
+    assert summary["hashed"] == 0 and summary["adopted"] == 1
+    assert summary["failed"] == 0 and summary["entries_added"] == 2
 
 
 def test_the_hash_store_holds_every_variant_in_binary(nights):
@@ -219,6 +223,43 @@ def test_a_deleted_or_replaced_object_is_not_a_withdrawal_whatever_its_entry(tmp
     third, summary = night(media, registry, output)  # nothing changed: nothing ends again
     assert rows(third, "withdrawn") == rows(third, "deleted") == []
     assert summary["withdrawn_matches"] == summary["deleted_matches"] == 0
+
+
+def test_a_rematch_updates_the_standing_matches_as_a_night_would(tmp_path):
+    media, registry, output = str(tmp_path / "media"), str(tmp_path / "registry"), str(tmp_path / "out")
+    hashes = os.path.join(output, "hashes")
+    for name, seed in (("a.jpg", 641), ("b.jpg", 642), ("c.jpg", 643)):
+        write(os.path.join(media, name), stored(seed, "plain"))
+    add_version(registry, "v1", [entry("A", 641)])
+    night(media, registry, output)
+    add_version(registry, "v2", [entry("A", 641), entry("B", 642)])
+    assert rematch.main([f"--hashes={hashes}", f"--registry={registry}", f"--output={tmp_path / 'r1'}",
+                         "--since=v1"]) == 0
+    (first,) = glob.glob(str(tmp_path / "r1" / "run=*"))
+    assert found(first) == [("b.jpg", "B", "rematch")]
+
+    scramble_unchanged(media)
+    second, summary = night(media, registry, output)  # B is new since v1, and already reported
+    assert found(second) == [] and summary["previous_registry_version"] == "v1" and summary["rematched_objects"] == 3
+    add_version(registry, "v3", [entry("A", 641), entry("C", 643)])
+    assert rematch.main([f"--hashes={hashes}", f"--registry={registry}", f"--output={tmp_path / 'r2'}"]) == 0
+    (full,) = glob.glob(str(tmp_path / "r2" / "run=*"))
+    assert found(full) == [("a.jpg", "A", "rematch"), ("c.jpg", "C", "rematch")]
+    third, summary = night(media, registry, output)  # after a full rematch: nothing new since v3
+    assert summary["previous_registry_version"] == "v3" and summary["rematched_objects"] == 0
+    assert found(third) == []
+    assert [(os.path.basename(r["uri"]), r["entry_id"]) for r in rows(third, "withdrawn")] == [("b.jpg", "B")]
+
+
+def test_a_run_that_read_a_store_another_run_has_moved_on_does_not_commit_to_it(tmp_path):
+    hashes = str(tmp_path / "hashes")
+    for run in ("r1", "r2"):
+        path, content = commit_marker(hashes, commit_document(run, "v1", ["f"]))
+        write(path, content)
+    with TestPipeline() as p:
+        for run, expected in (("r3", "r1"), ("r4", "r2")):
+            p | f"Commit-{run}" >> CommitUnlessMoved(hashes, expected, commit_document(run, "v1", ["f"]), [])
+    assert [c.run_id for c in all_commits(hashes)] == ["r1", "r2", "r4"]
 
 
 def test_rescan_unchanged_hashes_everything_again(tmp_path):

@@ -58,3 +58,12 @@ def test_only_the_bundles_that_counted_are_renamed_and_a_second_finalize_changes
     assert sorted(r["size"] for r in pq.read_table(folder).to_pylist()) == list(range(20))
     assert finalize(str(folder), str(temp), SCHEMA, counted) == final  # the step run again
     assert parts(folder) == ["part-00000-of-00002.parquet", "part-00001-of-00002.parquet"]
+
+
+def test_a_bundle_rolls_to_a_new_file_every_so_many_rows_and_keeps_every_row_once(tmp_path):
+    values = rows(2_500)
+    with beam.Pipeline() as p:
+        p | beam.Create(values, reshuffle=False) | WriteParquetFolder(str(tmp_path / "out"), SCHEMA, (1_000, 3600.0))
+    names = parts(tmp_path / "out")
+    assert len(names) >= 3 and all(pq.ParquetFile(tmp_path / "out" / n).metadata.num_rows <= 1_000 for n in names)
+    assert sorted(pq.read_table(tmp_path / "out").to_pylist(), key=lambda r: r["size"]) == values

@@ -23,6 +23,7 @@ from transforms.storage.local import list_local, local_version
 from transforms.storage.objects import MediaObject
 from transforms.matching.matcher import MatchHashes, MatchSettings
 from transforms.reasons import MediaError, ScanError
+from transforms.records import MediaHashes
 from transforms.registry.snapshots import Snapshot
 from transforms.schemas import hash_schema
 
@@ -136,15 +137,18 @@ def test_split_listing_joins_listing_with_the_last_state(tmp_path):
               MediaObject("/m/old-hasher.jpg", "v1", 1), MediaObject("/m/new.jpg", "v1", 1),
               MediaObject("/m/before-tmk.mp4", "v1", 1), MediaObject("/m/picture.jpg", "v1", 1)]
     unlistable = [ScanError("/m/unlistable", None, "list", "prefix_unlistable", "PermissionError")]
+    # hashes a run that did not commit wrote: of new.jpg's listed version, and of replaced.jpg's old one
+    adoptable = [MediaHashes("/m/new.jpg", "v1", "image", {}), MediaHashes("/m/replaced.jpg", "v1", "image", {})]
     with TestPipeline() as p:
-        changed, unchanged, unlisted, standing, withdrawals, deleted = (
+        changed, adopted, unchanged, unlisted, standing, withdrawals, deleted = (
             (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(state), p | "A" >> beam.Create(active),
-             p | "E" >> beam.Create(unlistable))
+             p | "E" >> beam.Create(unlistable), p | "D" >> beam.Create(adoptable))
             | SplitListing(withdrawn=withdrawn)
         )
         uris = lambda label, pcoll: pcoll | label >> beam.Map(lambda r: getattr(r, "uri", None) or r["uri"])
-        assert_that(uris("C", changed), equal_to(["/m/replaced.jpg", "/m/old-hasher.jpg", "/m/new.jpg",
-                                                  "/m/before-tmk.mp4"]), label="c")
+        assert_that(uris("C", changed), equal_to(["/m/replaced.jpg", "/m/old-hasher.jpg", "/m/before-tmk.mp4"]),
+                    label="c")
+        assert_that(uris("AD", adopted), equal_to(["/m/new.jpg"]), label="ad")
         assert_that(uris("U", unchanged), equal_to(["/m/same.jpg", "/m/picture.jpg"]), label="u")
         # under a prefix that could not be listed: kept as it was, neither deleted nor hashed
         assert_that(uris("K", unlisted), equal_to(["/m/unlistable/kept.jpg"]), label="k")
@@ -164,7 +168,7 @@ def test_split_listing_with_no_state_or_with_rescan_hashes_everything():
         with TestPipeline() as p:
             changed, unchanged, *_ = (
                 (p | "L" >> beam.Create(listed), p | "S" >> beam.Create(stored), p | "A" >> beam.Create([]),
-                 p | "E" >> beam.Create([]))
+                 p | "E" >> beam.Create([]), p | "D" >> beam.Create([]))
                 | SplitListing(rescan)
             )
             assert_that(changed | beam.Map(lambda o: o.uri), equal_to(["/m/a.jpg"]), label="c")

@@ -1,7 +1,9 @@
 """Rows (dicts) -> FOLDER/part-SSSSS-of-NNNNN.parquet in three pipeline steps.
 
 Each bundle writes its rows to one file of its own under FOLDER/beam-temp-ID/ (zstd, row groups of
-up to 64 MB of Arrow data) and passes the file's name on. One step, once every bundle is done,
+up to 64 MB of Arrow data), or to a new one every so many rows or seconds when asked (the hash
+store's objects/: a run killed mid-bundle leaves whole files that the next run adopts), and passes
+the files' names on. One step, once every bundle is done,
 renames the files of the bundles that counted into place (a retried or abandoned attempt's file
 is not among them and goes with the temporary folder) and writes one file holding only the schema
 when there were no rows, so that readers of an empty folder still see the columns. A renaming
@@ -12,8 +14,9 @@ and every step is paid again at each run in building, translating and scheduling
 """
 import os
 import posixpath
+import time
 import uuid
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import pyarrow as pa
@@ -32,20 +35,31 @@ def _create(path: str):
 
 
 class _WriteBundles(beam.DoFn):
-    """Rows -> the name of the one temporary file each bundle wrote (none for an empty bundle)."""
+    """Rows -> the names of the temporary files each bundle wrote (none for an empty bundle): one,
+    or with `roll` (rows, seconds) a new one once the open one holds that many rows or has been
+    open that long, so that a long bundle leaves whole files behind as it goes."""
 
-    def __init__(self, temp_dir: str, schema: pa.Schema):
+    def __init__(self, temp_dir: str, schema: pa.Schema, roll: Optional[Tuple[int, float]] = None):
         self._temp_dir = temp_dir
         self._schema = schema
+        self._roll = roll
 
     def start_bundle(self):
         self._rows, self._batches, self._batch_bytes = [], [], 0
         self._file = self._writer = self._path = None
+        self._paths, self._file_rows, self._first_row_at = [], 0, 0.0
 
     def process(self, row):
         self._rows.append(row)
+        self._file_rows += 1
+        if self._file_rows == 1:
+            self._first_row_at = time.monotonic()
         if len(self._rows) >= _BATCH_ROWS:
             self._batch()
+        if self._roll and (self._file_rows >= self._roll[0] or time.monotonic() - self._first_row_at >= self._roll[1]):
+            self._batch()
+            self._write()
+            self._close()
 
     def _batch(self):
         if self._rows:
@@ -66,13 +80,20 @@ class _WriteBundles(beam.DoFn):
         self._writer.write_table(pa.Table.from_batches(self._batches, self._schema), row_group_size=1 << 62)
         self._batches, self._batch_bytes = [], 0
 
-    def finish_bundle(self):
-        self._batch()
-        self._write()
+    def _close(self):
         if self._writer is not None:
             self._writer.close()
             self._file.close()
-            yield WindowedValue(self._path, GlobalWindow().max_timestamp(), [GlobalWindow()])
+            self._paths.append(self._path)
+            self._writer = None
+        self._file_rows = 0
+
+    def finish_bundle(self):
+        self._batch()
+        self._write()
+        self._close()
+        for path in self._paths:
+            yield WindowedValue(path, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
 def finalize(folder: str, temp_dir: str, schema: pa.Schema, written: List[str]) -> List[str]:
@@ -111,19 +132,30 @@ def _finalize(_, folder: str, temp_dir: str, schema: pa.Schema, written: List[st
 
 
 class WriteParquetFolder(beam.PTransform):
-    """Rows (dicts) -> FOLDER/part-SSSSS-of-NNNNN.parquet, zstd-compressed; the files' names. An
-    empty input still writes one file with the schema, so readers of an empty folder see the columns."""
+    """Rows (dicts), or a tuple of PCollections of them -> FOLDER/part-SSSSS-of-NNNNN.parquet,
+    zstd-compressed; the files' names. An empty input still writes one file with the schema, so
+    readers of an empty folder see the columns."""
 
-    def __init__(self, folder: str, schema: pa.Schema):
+    def __init__(self, folder: str, schema: pa.Schema, roll: Optional[Tuple[int, float]] = None):
         super().__init__()
         self._folder = folder
         self._schema = schema
+        self._roll = roll  # (rows, seconds): a bundle starts a new file after either (see _WriteBundles)
         self._temp_dir = FileSystems.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
 
     def expand(self, rows):
-        written = rows | "WriteBundles" >> beam.ParDo(_WriteBundles(self._temp_dir, self._schema))
+        # Rows made by different steps may come as a tuple of parts: each is written in the step
+        # that makes it, where a Flatten first would make some runners (Beam's Python direct
+        # runner) write them only once every part is done, and a killed run leave no file.
+        parts = rows if isinstance(rows, tuple) else (rows,)
+        writer = _WriteBundles(self._temp_dir, self._schema, self._roll)
+        written = [part | f"WriteBundles{i or ''}" >> beam.ParDo(writer) for i, part in enumerate(parts)]
+        if len(written) > 1:
+            written = [written | "AllWritten" >> beam.Flatten()]
+        pipeline = parts[0].pipeline
         return (
-            rows.pipeline
+            pipeline
             | "Once" >> beam.Impulse()
-            | "Finalize" >> beam.FlatMap(_finalize, self._folder, self._temp_dir, self._schema, beam.pvalue.AsList(written))
+            | "Finalize" >> beam.FlatMap(_finalize, self._folder, self._temp_dir, self._schema,
+                                         beam.pvalue.AsList(written[0]))
         )

@@ -8,7 +8,7 @@ cheaper than querying an index of the entries once per stored hash. Only the obj
 go on to `match_media`, the same rules a freshly hashed object meets (best distance per entry,
 video shares), so a stored copy matches a new entry exactly as a fresh scan would.
 """
-from typing import Dict, List, Optional, Set
+from typing import Dict, FrozenSet, List, Optional, Set
 
 import apache_beam as beam
 import numpy as np
@@ -17,6 +17,7 @@ from transforms.matching.matcher import MatchHashes, MatchSettings, RegistryInde
 from transforms.registry.snapshots import Snapshot
 from transforms.signals import SIGNALS
 from transforms.store.hash_store import media_of_row
+from transforms.store.matches import MatchKey, match_key
 
 BATCH_HASHES = 1 << 20
 
@@ -52,6 +53,10 @@ class MatchStoredBatch(MatchHashes):
             yield from self._rows(media_of_row(rows[position]), index)
 
 
+def _not_standing(match: Dict, standing: FrozenSet[MatchKey]) -> bool:
+    return match_key(match) not in standing
+
+
 def _hash_count(row: Dict) -> int:
     return max(1, sum(len(row[name] or ()) for name in SIGNALS))
 
@@ -62,9 +67,10 @@ class MatchStored(beam.PTransform):
 
     def __init__(self, snapshot: Optional[Snapshot], settings: MatchSettings,
                  max_reject_share: float, run_id: str, scanned_at, found_by: str = "new_entry",
-                 batch_hashes: int = BATCH_HASHES):
+                 batch_hashes: int = BATCH_HASHES, standing: FrozenSet[MatchKey] = frozenset()):
         super().__init__()
         self._snapshot = snapshot
+        self._standing = standing  # matches reported before (by a rematch, say): not reported again
         self._match = MatchStoredBatch(settings, max_reject_share, run_id, scanned_at, found_by)
         self._batch_hashes = batch_hashes
 
@@ -78,5 +84,6 @@ class MatchStored(beam.PTransform):
             | "Batch" >> beam.BatchElements(min_batch_size=self._batch_hashes, max_batch_size=self._batch_hashes,
                                             element_size_fn=_hash_count)
             | "Match" >> beam.ParDo(self._match, beam.pvalue.AsSingleton(snapshot))
+            | "NotStanding" >> beam.Filter(_not_standing, self._standing)
         )
         return matches, stored

@@ -7,6 +7,7 @@ keeps `concurrency` objects in flight on a thread pool, so that a worker waiting
 for some objects hashes others meanwhile (the decoders release the GIL for most of their work).
 """
 import collections
+import dataclasses
 import functools
 import logging
 import os
@@ -30,7 +31,7 @@ from transforms.media.sniffing import HEAD_BYTES, sniff
 from transforms.media.videos import VideoSettings, hash_video
 from transforms.reasons import MediaError, ScanError
 from transforms.records import MediaHashes
-from transforms.signals import SIGNALS
+from transforms.signals import SIGNALS, hasher_version
 from transforms.signals.base import SignalHash
 from transforms.signals.pdq import PDQ
 from transforms.signals.tmk import TMK_PDQF, TmkFeatures
@@ -49,6 +50,13 @@ class HashSettings:
     concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
     max_inflight_bytes: int = 1 << 30  # bytes of objects being read and hashed at once, per worker process
     follow_symlinks: bool = False  # local reads: open through symbolic links (listing keeps them inside --media)
+
+    def fingerprint(self) -> dict:
+        """What decides the hashes an object gets (a run's hashes are adopted by a later run only
+        when this is the same): the hasher versions and the settings that change the output."""
+        return {"hashers": {media: hasher_version(media) for media in ("image", "video")},
+                "max_bytes": self.max_bytes, "max_pixels": self.max_pixels, "max_total_pixels": self.max_total_pixels,
+                "video": dataclasses.asdict(self.video)}
 
 
 def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], data: Optional[bytes] = None,

@@ -6,10 +6,11 @@ version and files matched against) and `OUTPUT/run=R/_SUCCESS`. A run killed hal
 whose writes failed, leaves no marker: later runs ignore what it wrote and hash its objects again.
 """
 import json
+import logging
 import posixpath
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -18,6 +19,7 @@ from transforms.parquet_folder import TEMP_PREFIX, delete_files
 
 COMMIT_MARKER = "_COMMITTED"
 REPORT_MARKER = "_SUCCESS"
+SETTINGS_FILE = "_HASH_SETTINGS.json"  # a run's hash settings, by which a later run adopts its files (store/adoption.py)
 STORE_FORMAT = 2  # 1: takedown-scan 0.1's run=R/*.parquet, one row per frame, no commits
 
 
@@ -81,6 +83,18 @@ def all_commits(hashes_uri: str) -> List[Commit]:
     return [read_commit(hashes_uri, path) for path in sorted(markers, key=_run_id)]
 
 
+def run_parts(hashes_uri: str) -> Dict[str, Set[str]]:
+    """Every run folder of the store, committed or not, and the parts it holds (objects, state,
+    active, adopted, the commit marker, ...)."""
+    parts: Dict[str, Set[str]] = {}
+    for depth, pattern in ((2, FileSystems.join(hashes_uri, "run=*", "*")),
+                           (3, FileSystems.join(hashes_uri, "run=*", "*", "*"))):
+        for path in _matching(pattern):
+            run, part = path.split("/")[-depth:][:2]
+            parts.setdefault(run.removeprefix("run="), set()).add(part)
+    return parts
+
+
 def clear_leftovers(root: str) -> int:
     """Remove the temporary files (`beam-temp-*`) that runs killed while writing left under
     ROOT/run=*/PART/; returns how many. A finished write removes its own."""
@@ -128,3 +142,32 @@ class WriteMarkers(beam.PTransform):
     def expand(self, pbegin):
         waits = [beam.pvalue.AsList(pcoll) for pcoll in self._after]
         return pbegin | "Once" >> beam.Impulse() | "WriteMarkers" >> beam.Map(_write_markers, self._markers, *waits)
+
+
+def _commit_unless_moved(_, hashes_uri: str, expected_run: str, marker: Tuple[str, bytes], *written) -> bool:
+    latest = latest_commit(hashes_uri)
+    if latest is None or latest.run_id != expected_run:
+        logging.getLogger("takedown_scan").warning(
+            "the hash store moved on to run %s while this run read run %s: this run is not committed to it",
+            latest.run_id if latest else None, expected_run)
+        return False
+    _write_markers(None, [marker])
+    return True
+
+
+class CommitUnlessMoved(beam.PTransform):
+    """Once every PCollection of `after` is complete, write the store's commit marker, but only if
+    the store's last commit is still the run this one started from: a run that read the store
+    while another committed (a rematch beside a nightly scan) must not set the state back."""
+
+    def __init__(self, hashes_uri: str, expected_run: str, document: Dict, after: Sequence[beam.PCollection]):
+        super().__init__()
+        self._hashes_uri = hashes_uri
+        self._expected_run = expected_run
+        self._marker = commit_marker(hashes_uri, document)
+        self._after = after
+
+    def expand(self, pbegin):
+        waits = [beam.pvalue.AsList(pcoll) for pcoll in self._after]
+        return pbegin | "Once" >> beam.Impulse() | "Commit" >> beam.Map(
+            _commit_unless_moved, self._hashes_uri, self._expected_run, self._marker, *waits)

@@ -15,9 +15,10 @@ threshold, or after a number of runs (the files a night adds); `takedown-scan co
 on demand. The facts are read from Parquet footers and commit markers, not from the rows.
 """
 import logging
+import os
 import shutil
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Set
+from typing import Dict, List, Sequence
 
 import apache_beam as beam
 import pyarrow.parquet as pq
@@ -25,7 +26,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.storage.objects import is_remote
-from transforms.store.commits import COMMIT_MARKER, Commit, StoreRefused, all_commits
+from transforms.store.commits import SETTINGS_FILE, Commit, StoreRefused, all_commits, run_parts
 from transforms.store.hash_store import ReadStored, run_folder
 
 LOG = logging.getLogger("takedown_scan")
@@ -84,47 +85,39 @@ def should_compact(facts: StoreFacts, settings: CompactionSettings) -> bool:
     return facts.superseded_share >= settings.max_superseded_share or facts.runs >= settings.max_runs
 
 
-def _run_parts(hashes_uri: str) -> Dict[str, Set[str]]:
-    """Every run folder of the store, committed or not, and the parts it holds (objects, state,
-    active, the commit marker)."""
-    parts: Dict[str, Set[str]] = {}
-    for depth, pattern in ((2, FileSystems.join(hashes_uri, "run=*", COMMIT_MARKER)),
-                           (3, FileSystems.join(hashes_uri, "run=*", "*", "*"))):
-        for metadata in FileSystems.match([pattern])[0].metadata_list:
-            run, part = metadata.path.split("/")[-depth:][:2]
-            parts.setdefault(run.removeprefix("run="), set()).add(part)
-    return parts
-
-
 def _delete_folder(folder: str) -> None:
-    """A folder and all below it: gs:// and s3:// by prefix ("folder/"), a local one as a tree."""
+    """A folder and all below it (gs:// and s3:// by prefix "folder/", a local one as a tree), or one file."""
     if is_remote(folder):
-        FileSystems.delete([folder + "/"])
-    else:
+        FileSystems.delete([folder if FileSystems.exists(folder) else folder + "/"])
+    elif os.path.isdir(folder):
         shutil.rmtree(folder)
+    else:
+        os.remove(folder)
 
 
 def collect_garbage(hashes_uri: str, commits: Sequence[Commit]) -> int:
     """Delete what no later run reads, keeping the last two commits whole (a reader, such as a
     rematch, may still be on the one before the last): the run folders older than the last
     compaction that a later run committed after; the folders of runs that never committed, older
-    than those two; and the state/ and active/ of older committed runs (only objects/ rows are
-    read from them). How many folders were deleted."""
+    than those two; the state/ and active/ of older committed runs (only objects/ rows are
+    read from them); and what only an uncommitted run is read for (adopted/, whose rows the run
+    wrote again into its objects/, and the settings file). How many folders and files were deleted."""
     compactions = [commit for commit in commits[:-1] if commit.compacted]
     oldest_kept = compactions[-1].run_id if compactions else ""
     recent = {commit.run_id for commit in commits[-2:]}
     committed = {commit.run_id for commit in commits}
     folders = []
-    for run, parts in sorted(_run_parts(hashes_uri).items()):
+    for run, parts in sorted(run_parts(hashes_uri).items()):
         folder = FileSystems.join(hashes_uri, f"run={run}")
         if run < oldest_kept or (run not in committed and run < min(recent)):
             folders.append(folder)
-        elif run in committed and run not in recent:
-            folders += [FileSystems.join(folder, part) for part in ("state", "active") if part in parts]
+        elif run in committed:
+            done = ("adopted", SETTINGS_FILE) + (("state", "active") if run not in recent else ())
+            folders += [FileSystems.join(folder, part) for part in done if part in parts]
     for folder in folders:
         _delete_folder(folder)
     if folders:
-        LOG.info("hash store: %d folder(s) no later run reads deleted", len(folders))
+        LOG.info("hash store: %d folder(s) or file(s) no later run reads deleted", len(folders))
     return len(folders)
 
 

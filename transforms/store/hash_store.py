@@ -9,7 +9,7 @@ Under the store (`--hashes`), each committed run R holds (see store/commits.py f
   (one row per object), not every row ever written.
 - `run=R/active/`: the matches standing after R (store/matches.py).
 """
-from typing import Dict
+from typing import Dict, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -70,29 +70,35 @@ def state_row(media: MediaHashes, run_id: str) -> Dict:
 
 
 class WriteHashStore(beam.PTransform):
-    """This run's part of the store, from (hashed MediaHashes, carried state rows, rewritten
-    objects/ rows): objects/ for the hashed objects and the rewritten rows (a compacting run's),
+    """This run's part of the store, from (hashed MediaHashes, adopted ones, carried state rows,
+    rewritten objects/ rows): objects/ for the hashed and adopted objects and the rewritten rows (a
+    compacting run's), each written as it comes (a killed run leaves the files of what it hashed),
     and state/ for every object known after the run: the hashed ones', then the rewritten ones'
     pointing here when compacting, else the carried state rows as they were (unchanged objects,
     and those under a prefix that could not be listed)."""
 
-    def __init__(self, hashes_uri: str, run_id: str, hashed_at, compact: bool = False):
+    def __init__(self, hashes_uri: str, run_id: str, hashed_at, compact: bool = False,
+                 roll: Optional[Tuple[int, float]] = None):
         super().__init__()
         self._hashes_uri = hashes_uri
         self._run_id = run_id
         self._hashed_at = hashed_at
         self._compact = compact
+        self._roll = roll  # (rows, seconds): objects/ files closed as they fill, for a later run to adopt
 
     def expand(self, inputs):
-        hashes, carried, rewritten = inputs
+        hashed, adopted, carried, rewritten = inputs
+        rows = dict(run_id=self._run_id, hashed_at=self._hashed_at)
         objects = (
-            (hashes | "ObjectRows" >> beam.Map(object_row, run_id=self._run_id, hashed_at=self._hashed_at), rewritten)
-            | "AllObjects" >> beam.Flatten()
-            | "WriteObjects" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "objects"), hash_schema())
-        )
+            hashed | "ObjectRows" >> beam.Map(object_row, **rows),
+            adopted | "AdoptedRows" >> beam.Map(object_row, **rows),
+            rewritten,
+        ) | "WriteObjects" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "objects"), hash_schema(),
+                                                 self._roll)
         kept = rewritten | "StateOfRewritten" >> beam.Map(rewritten_state) if self._compact else carried
         state = (
-            (hashes | "StateRows" >> beam.Map(state_row, run_id=self._run_id), kept)
+            (hashed | "StateRows" >> beam.Map(state_row, run_id=self._run_id),
+             adopted | "AdoptedState" >> beam.Map(state_row, run_id=self._run_id), kept)
             | "AllState" >> beam.Flatten()
             | "WriteState" >> WriteParquetFolder(run_folder(self._hashes_uri, self._run_id, "state"), STATE_SCHEMA)
         )

@@ -11,7 +11,7 @@ from transforms.registry.rows import Registry
 from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import RegistryRefused, Snapshot
 from transforms.store.commits import Commit, latest_commit
-from transforms.store.matches import MatchKey, read_active, withdrawn_keys
+from transforms.store.matches import MatchKey, match_key, read_active, withdrawn_keys
 
 LOG = logging.getLogger("takedown_scan")
 
@@ -22,6 +22,7 @@ class Previous:
     changes: Optional[RegistryChanges] = None  # None: nothing to compare with
     new_entries: Optional[Snapshot] = None  # the added entries, when stored hashes are to meet them
     entry_gone: FrozenSet[MatchKey] = frozenset()  # standing matches whose entry left the registry
+    standing: FrozenSet[MatchKey] = frozenset()  # every standing match
 
     def summary(self) -> Dict:
         return {
@@ -54,4 +55,4 @@ def previous_run(hashes_uri: str, registry: Registry, max_reject_share: float, r
     new_entries = added_snapshot(registry, changes.added, run_dir) if match_stored else None
     active = read_active(hashes_uri, commit)
     present = frozenset(registry.entries_among(row["entry_id"] for row in active))
-    return Previous(commit, changes, new_entries, withdrawn_keys(active, present))
+    return Previous(commit, changes, new_entries, withdrawn_keys(active, present), frozenset(map(match_key, active)))

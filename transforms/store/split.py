@@ -9,6 +9,9 @@ object under `rescan`) is hashed; an object in the state but no longer listed dr
 lies under a prefix that could not be listed tonight: then nothing is known of it, and its state
 row (`unlisted`) and standing matches are carried forward as they were.
 
+An object that would be hashed takes instead its `adopted` hashes (store/adoption.py: written by
+a run that did not commit) of its listed version, when there are some.
+
 A standing match whose object version is no longer listed (deleted, or replaced) is `deleted`,
 whatever happened to its entry; one whose object is there but whose entry left the registry is
 `withdrawn`; one whose object is unchanged stands on; the rest (objects hashed again) are found
@@ -34,12 +37,14 @@ def _ended(match: Dict, listed: Dict[str, object], withdrawn: FrozenSet[MatchKey
 
 def split_object(joined, rescan: bool = False, withdrawn: FrozenSet[MatchKey] = frozenset(),
                  unlistable: Sequence[str] = ()) -> Iterator:
-    """(uri, {listed, state, active}) -> objects to hash (main), `unchanged` and `unlisted` state
-    rows, and the standing matches: `standing`, `withdrawn` or `deleted` (`unlistable`: the
-    prefixes that could not be listed)."""
+    """(uri, {listed, state, active, adopted}) -> objects to hash (main), `adopted` MediaHashes
+    that stand in for hashing them, `unchanged` and `unlisted` state rows, and the standing
+    matches: `standing`, `withdrawn` or `deleted` (`unlistable`: the prefixes that could not be
+    listed)."""
     uri, groups = joined
     state = list(groups["state"])
     listed = {obj.version: obj for obj in groups["listed"]}
+    adoptable = {media.object_version: media for media in groups["adopted"]}
     if not listed and any(uri.startswith(prefix) for prefix in unlistable):  # unknown tonight: kept as it was
         yield from (beam.pvalue.TaggedOutput("unlisted", row) for row in state)
         yield from (beam.pvalue.TaggedOutput("standing", match) for match in groups["active"])
@@ -51,7 +56,8 @@ def split_object(joined, rescan: bool = False, withdrawn: FrozenSet[MatchKey] = 
             if row["object_version"] == obj.version and row["hasher_version"] == hasher_version(row["media_type"])
         ]
         if rescan or not current:
-            yield obj
+            adopted = adoptable.get(obj.version)
+            yield obj if adopted is None else beam.pvalue.TaggedOutput("adopted", adopted)
             continue
         unchanged.add(obj.version)
         yield beam.pvalue.TaggedOutput("unchanged", current[0])
@@ -73,9 +79,9 @@ def _uri_of(error) -> str:
 
 class SplitListing(beam.PTransform):
     """(listed MediaObjects, previous state rows, previous standing match rows, unlistable prefix
-    errors) -> objects to hash (main output `changed`), `unchanged` and `unlisted` state rows, and
-    `standing`, `withdrawn` and `deleted` match rows (`withdrawn`: the keys of standing matches
-    whose entry left the registry)."""
+    errors, adopted MediaHashes) -> objects to hash (main output `changed`), `adopted` MediaHashes,
+    `unchanged` and `unlisted` state rows, and `standing`, `withdrawn` and `deleted` match rows
+    (`withdrawn`: the keys of standing matches whose entry left the registry)."""
 
     def __init__(self, rescan: bool = False, withdrawn: FrozenSet[MatchKey] = frozenset()):
         super().__init__()
@@ -83,15 +89,16 @@ class SplitListing(beam.PTransform):
         self._withdrawn = withdrawn
 
     def expand(self, inputs):
-        objects, state, active, unlistable = inputs
+        objects, state, active, unlistable, adopted = inputs
         prefixes = beam.pvalue.AsList(unlistable | "Prefixes" >> beam.Map(_uri_of))
         return (
             {
                 "listed": objects | "KeyListed" >> beam.Map(lambda obj: (obj.uri, obj)),
                 "state": state | "KeyState" >> beam.Map(_by_uri),
                 "active": active | "KeyActive" >> beam.Map(_by_uri),
+                "adopted": adopted | "KeyAdopted" >> beam.Map(lambda media: (media.uri, media)),
             }
             | "Join" >> beam.CoGroupByKey()
             | "Split" >> beam.FlatMap(split_object, self._rescan, self._withdrawn, prefixes).with_outputs(
-                "unchanged", "unlisted", "standing", "withdrawn", "deleted", main="changed")
+                "adopted", "unchanged", "unlisted", "standing", "withdrawn", "deleted", main="changed")
         )
