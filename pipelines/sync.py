@@ -19,24 +19,25 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from typing import Dict, List, Optional, Tuple
 
-import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import OneLineParser, UsageError, run_command
 from pipelines.launch import show_progress
 from transforms.registry.feeds import FEEDS
-from transforms.registry.feed import newest
 from transforms.registry.http import FeedError, HttpSettings, safe_url
 from transforms.registry.journal import FLUSH_RECORDS, Journal
 from transforms.registry.snapshots import RegistryRefused
-from transforms.registry.versions import SyncRefused, base_version, merged_source, prune, write_version
+from transforms.registry.merge import BUCKET_ROWS, merge_source
+from transforms.registry.versions import QUARANTINE, SyncRefused, base_version, prune, write_version
 
 PROGRESS_EVERY_S = 10.0
+OVERLAP_S = 3600
 CURSOR_LIFETIME_S = 12 * 3600  # an older next link or page token is not trusted: its window starts again
 _log = logging.getLogger("takedown_scan")
 
@@ -61,6 +62,12 @@ def parser() -> argparse.ArgumentParser:
         _add(sub, "--retries", type=int, default=HttpSettings.retries, help="Tries again after 429, 5xx or a lost connection.")
         _add(sub, "--retry-wait-s", type=float, default=HttpSettings.first_wait_s, help="First wait before a retry; doubles each time.")
         _add(sub, "--journal-every", type=int, default=FLUSH_RECORDS, help="Records fetched between two saves of the progress.")
+        _add(sub, "--overlap-s", type=int, default=OVERLAP_S,
+             help=f"Fetch again this many seconds before the checkpoint (default {OVERLAP_S}): entries a "
+                  "feed makes visible late under an older time are not missed.")
+        _add(sub, "--merge-rows", type=int, default=BUCKET_ROWS,
+             help=f"Records merged in memory at once (default {BUCKET_ROWS:,}); more are split by entry "
+                  "on local disk first, so that a first sync of millions of entries stays in bounded memory.")
         sub.add_argument("--s3_endpoint_url", help="An S3-compatible store's endpoint for an s3:// root (or AWS_ENDPOINT_URL).")
         feed.add_options(lambda *names, **kwargs: _add(sub, *names, **kwargs))
     return top
@@ -100,8 +107,8 @@ def _since(args) -> Optional[Dict]:
 def sync(args) -> Dict:
     """Fetch and write one version; returns its summary. Raises FeedError, SyncRefused, UsageError."""
     secret = credentials(args.source, args.credentials_file)
-    if args.keep < 0 or args.retries < 0 or args.journal_every < 1:
-        raise UsageError("--keep and --retries must be 0 or more, --journal-every 1 or more")
+    if args.keep < 0 or args.retries < 0 or args.overlap_s < 0 or args.journal_every < 1 or args.merge_rows < 1:
+        raise UsageError("--keep, --retries and --overlap-s must be 0 or more, --journal-every and --merge-rows 1 or more")
     FileSystems.set_options(PipelineOptions([f"--s3_endpoint_url={args.s3_endpoint_url}"] if args.s3_endpoint_url else []))
     base = base_version(args.registry)
     previous = base.source(args.source)
@@ -120,8 +127,9 @@ def sync(args) -> Dict:
             position = feed.restart(position)
         _log.info("%s: resuming an unfinished sync at %s with %d records fetched", args.source, feed.where(position),
                   journal.records)
-    else:
-        position = _since(args) or (keep_previous and previous.get("checkpoint")) or feed.first_position()
+    else:  # from the checkpoint less the overlap: entries made visible late under an older time
+        checkpoint = keep_previous and previous.get("checkpoint")
+        position = _since(args) or (checkpoint and feed.overlap(checkpoint, args.overlap_s)) or feed.first_position()
     http = HttpSettings(retries=args.retries, first_wait_s=args.retry_wait_s)
     started = bool(resumed)
     shown = time.monotonic()
@@ -139,23 +147,26 @@ def sync(args) -> Dict:
             _log.info("%s: %d records fetched; at %s", args.source, journal.records, feed.where(position))
             shown = time.monotonic()
     journal.flush()
-    changes = newest(journal.table())
-    removed = pc.sum(changes["removed"]).as_py() or 0
-    table, quarantine = merged_source(base, args.source, changes, keep_previous)
-    now = datetime.now(timezone.utc)
-    facts = {
-        "checkpoint": position,
-        "settings": settings,
-        "synced_at": now.isoformat(),
-        "rows": table.num_rows,
-        "entries": pc.count_distinct(table["entry_id"]).as_py(),
-        "quarantined_rows": quarantine.num_rows,
-        "records_fetched": journal.records,
-        "entries_changed": changes.num_rows - removed,
-        "entries_removed": removed,
-        "skipped": dict(sorted(journal.counts.items())),
-    }
-    folder = write_version(args.registry, base, args.source, table, quarantine, facts, now)
+    own = {name: FileSystems.join(base.folder, *name.split("/")) if base.folder and keep_previous else None
+           for name in (f"{args.source}.parquet", f"{QUARANTINE}/{args.source}.parquet")}
+    with tempfile.TemporaryDirectory(prefix="takedown-sync-") as work:
+        merged = merge_source(tuple(own.values()), args.source, journal.pages, journal.records, work, args.merge_rows)
+        now = datetime.now(timezone.utc)
+        facts = {
+            "checkpoint": position,
+            "settings": settings,
+            "synced_at": now.isoformat(),
+            "rows": merged.rows,
+            "entries": merged.entries,
+            "quarantined_rows": merged.quarantined_rows,
+            "records_fetched": journal.records,
+            "entries_changed": merged.changed - merged.removed,
+            "entries_removed": merged.removed,
+            "merge_buckets": merged.buckets,
+            "skipped": dict(sorted(journal.counts.items())),
+        }
+        folder = write_version(args.registry, base, args.source,
+                               dict(zip(own, (merged.table_path, merged.quarantine_path))), facts, now)
     journal.clear()
     pruned = prune(args.registry, args.keep) if args.keep else []
     return {"source": args.source, "version": folder, "previous_version": base.version,

@@ -74,7 +74,7 @@ def test_stopncii_feedback_files_and_send(reviewed, tmp_path):
 
 
 def test_a_videotmk_verdict_is_left_out_of_stopncii_feedback_not_sent_as_a_digest():
-    from transforms.reports.feedback import stopncii_document
+    from transforms.registry.stopncii import feedback_document as stopncii_document
 
     reviews = {
         "a": {"entry_id": "stopncii:" + "ab" * 32, "signal_type": "pdq", "registry_hash": "ab" * 32,

@@ -57,3 +57,17 @@ def test_hashes_made_with_other_settings_are_not_adopted(tmp_path):
     kill_before_commit(output, killed)
     _, summary = night(media, registry, output)
     assert summary["adopted"] == 0 and summary["hashed"] == 1
+
+
+def test_an_object_changed_since_the_killed_run_is_hashed_again(tmp_path):
+    media, registry, output = str(tmp_path / "media"), str(tmp_path / "registry"), str(tmp_path / "out")
+    for name, seed in (("kept.jpg", 780), ("changed.jpg", 781)):
+        write(os.path.join(media, name), stored(seed, "plain"))
+    add_version(registry, "v1", [entry("E-781", 781), entry("E-782", 782)])
+    killed, summary = night(media, registry, output)
+    assert matches(output, killed) == [("changed.jpg", "E-781", "hashed")]
+    kill_before_commit(output, killed)
+    write(os.path.join(media, "changed.jpg"), stored(782, "plain"))  # another picture, another version
+    resumed, summary = night(media, registry, output)
+    assert summary["adopted"] == 1 and summary["hashed"] == 1
+    assert matches(output, resumed) == [("changed.jpg", "E-782", "hashed")]

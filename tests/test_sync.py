@@ -19,7 +19,7 @@ from pipelines import cli, scan, sync
 from tests.conftest import REPO, write
 from tests.feeds import NcmecEntry, NcmecServer, StopnciiServer, iso
 from tests.media import encode, pdq_of_rgb, photo
-from transforms.registry import ncmec
+from transforms.registry import ncmec, stopncii
 from transforms.registry.feed import Record, newest, records_table
 from transforms.registry.journal import Journal
 from transforms.registry.snapshots import complete_versions, load_registry, resolve_snapshot
@@ -226,10 +226,52 @@ def test_ncmec_update_and_delete_of_earlier_entries(ncmec_server, tmp_path, caps
     assert second["ncmec:7-img3"]["signal_value"] == pdq("img3-new")
     assert second["ncmec:7-img3"]["added_at"] == first["ncmec:7-img3"]["added_at"] != second["ncmec:7-img3"]["updated_at"]
     assert "ncmec:7-img4" not in second
-    # the second sync asked only for what changed since the checkpoint
+    # the second sync asked only for what changed since the checkpoint, less the overlap
     later = [(q["from"], q["to"]) for p, q in ncmec_server.requests[served:] if p.endswith("/v2/entries")]
-    assert later and all(w[0] >= iso(checkpoint["from"]) for w in later)
+    assert later and all(w[0] >= iso(checkpoint["from"] - sync.OVERLAP_S) for w in later)
     assert len(complete_versions(str(root))) == 2
+
+
+def test_a_sync_larger_than_its_memory_budget_merges_by_buckets_to_the_same_version(ncmec_server, tmp_path, capsys):
+    whole, bounded = tmp_path / "whole", tmp_path / "bounded"
+
+    def both():
+        facts = []
+        for root, extra in ((whole, ()), (bounded, ("--merge-rows=7",))):
+            status, out, err = run(capsys, ncmec_argv(ncmec_server, root, *extra), ncmec_env(ncmec_server))
+            assert status == 0, err
+            facts.append(json.loads(out))
+        for name in ("ncmec.parquet", "quarantine/ncmec.parquet"):
+            assert sorted(table(bounded, name).to_pylist(), key=str) == sorted(table(whole, name).to_pylist(), key=str)
+        counted = ("rows", "entries", "quarantined_rows", "entries_changed", "entries_removed")
+        assert [{k: f[k] for k in counted} for f in facts] == [{k: facts[0][k] for k in counted}] * 2
+        return facts
+
+    first = both()
+    assert first[0]["merge_buckets"] == 1 and first[1]["merge_buckets"] == -(-first[1]["records_fetched"] // 7) > 1
+    assert first[0]["entries"] == len({e for e, _, _ in rows(whole)}) and table(whole, "quarantine/ncmec.parquet").num_rows
+    now = first[0]["checkpoint"]["from"]
+    while ncmec.window_end_now() <= now:
+        time.sleep(0.1)
+    ncmec_server.log += [NcmecEntry(MEMBER, f"img{i}", now, fingerprints={"pdq": pdq(f"img{i}-new")}) for i in range(3, 40)]
+    ncmec_server.log += [NcmecEntry(MEMBER, "img2", now, deleted=True)]
+    second = both()  # the previous version's rows split into buckets too, each entry keeping its added_at
+    assert second[1]["merge_buckets"] > 1 and second[0]["entries_removed"] == 1
+    assert rows(bounded) == expected_rows(ncmec_server)[0]
+
+
+@pytest.mark.parametrize("overlap_s, found", [(None, True), (0, False)])
+def test_an_entry_made_visible_late_under_an_older_time_is_fetched_by_the_next_sync(
+        ncmec_server, tmp_path, capsys, overlap_s, found):
+    root = tmp_path / "registry"
+    assert run(capsys, ncmec_argv(ncmec_server, root), ncmec_env(ncmec_server))[0] == 0
+    checkpoint = json.load(open(os.path.join(complete_versions(str(root))[-1], "manifest.json")))["sources"]["ncmec"]["checkpoint"]
+    # published after the first sync, stamped ten minutes before its checkpoint
+    ncmec_server.log.append(NcmecEntry(MEMBER, "late", checkpoint["from"] - 600, fingerprints={"md5": md5("late")}))
+    argv = ncmec_argv(ncmec_server, root) + ([f"--overlap-s={overlap_s}"] if overlap_s is not None else [])
+    status, out, err = run(capsys, argv, ncmec_env(ncmec_server))
+    assert status == 0, err
+    assert ("ncmec:7-late" in set(table(root)["entry_id"].to_pylist())) is found
 
 
 def test_ncmec_sync_killed_mid_way_resumes_and_equals_an_uninterrupted_one(ncmec_server, tmp_path, capsys):
@@ -313,7 +355,7 @@ def test_stopncii_sync_drops_withdrawn_and_deleted_hashes(stopncii_server, tmp_p
     facts = json.loads(out)
     assert facts["skipped"] == {"unknown_signal_type:ImageFooHash": 1, "unknown_status:Quarantined": 1}
     assert len([p for p, q in server.requests if "nextPageToken" in q]) >= 3
-    # night two: a withdrawal, a deletion, an update, a new hash; fetched from the checkpoint on
+    # night two: a withdrawal, a deletion, an update, a new hash; fetched from the checkpoint (less the overlap) on
     checkpoint = facts["checkpoint"]
     later = checkpoint["start"] + 100
     server.put(pdq(1), later, status="Withdrawn")
@@ -328,7 +370,8 @@ def test_stopncii_sync_drops_withdrawn_and_deleted_hashes(stopncii_server, tmp_p
     assert ("stopncii:" + pdq("new"), "pdq", pdq("new")) in got
     three = [r for r in table(root, "stopncii.parquet").to_pylist() if r["entry_id"] == "stopncii:" + pdq(3)]
     assert three[0]["case_numbers"] == "case-1,case-2" and three[0]["regions"] == "US"
-    assert all(int(q["startTimestamp"]) == checkpoint["start"] for p, q in server.requests[served:])
+    overlapped = max(stopncii.DEFAULT_START, checkpoint["start"] - sync.OVERLAP_S)
+    assert all(int(q["startTimestamp"]) == overlapped for p, q in server.requests[served:])
     assert f"{server.fetch_key}" not in err + out and server.subscription_key not in err + out
 
 

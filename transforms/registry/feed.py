@@ -40,7 +40,8 @@ class Batch:
 @dataclass(frozen=True)
 class Feed:
     """One registry feed: its name and URL, its credentials, its options, how a position is
-    started, parsed from --since, restarted and told, and its records fetched."""
+    started, parsed from --since, restarted, moved back and told, its records fetched, and the
+    feedback it takes."""
 
     name: str  # the sync's SOURCE and the prefix of its entry ids (`ncmec:...`)
     default_url: str
@@ -52,11 +53,23 @@ class Feed:
     parse_since: Callable[[str], Dict]  # --since -> a position; ValueError when it is not one
     first_position: Callable[[], Dict]  # where a first sync starts
     restart: Callable[[Dict], Dict]  # a position whose cursor (next link, page token) is too old
+    overlap: Callable[[Dict, int], Dict]  # a checkpoint moved back by so many seconds, cursor dropped
     where: Callable[[Dict], str]  # a position, as progress lines say it
     add_options: Callable[[Callable[..., None]], None]  # add(names..., **argparse kwargs) for each of its own
     settings: Callable[[Any], Dict]  # the parsed options -> what, besides the URL, makes a sync the same one
     fetch: Callable[..., Iterator["Batch"]]  # (options, position, HttpSettings, credentials, log) -> batches
+    # What it takes back: reviewers' verdicts on its own entries (`owns` an id of the form `id_form`)
+    id_form: str
+    owns: Callable[[str], bool]
+    add_feedback_options: Callable[[Callable[..., None]], None]
+    # (options, {match id: latest review}, write(relative path, bytes), credentials(), say(line)) ->
+    # how many feedback items it wrote (and, with --send, sent)
+    feedback: Callable[..., int]
 
+
+
+class FeedbackError(Exception):
+    """No feedback can be written; str() is a one-line reason."""
 
 
 RECORD_SCHEMA = pa.schema([("entry_id", pa.string()), ("updated_at", pa.int64()), ("removed", pa.bool_()),

@@ -3,8 +3,8 @@ that a sync killed mid-way resumes where it was instead of fetching everything a
 
 Fetched records go to numbered Parquet pages, then `progress.json` (the feed position after the
 last page, the counts so far, the version the sync builds on) is rewritten; a page written after
-the last progress is ignored. The pages are also where the sync reads its records back from, as
-one Arrow table, when it writes the version: no fetched record is kept in Python meanwhile. A
+the last progress is ignored. The pages are also where the sync reads its records back from, a
+page at a time, when it writes the version: no fetched record is kept in Python meanwhile. A
 journal counts only for the same base version and the same settings (source, URL, members,
 --since); once the version is written the journal is deleted.
 """
@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import Counter
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -92,10 +92,10 @@ class Journal:
                     "saved_at": time.time()}
         write_bytes(FileSystems.join(self.folder, PROGRESS), json.dumps(progress, sort_keys=True).encode())
 
-    def table(self) -> pa.Table:
-        """Every record journaled, in the order fetched (flush first)."""
-        pages = [pq.read_table(io.BytesIO(read_bytes(self._page(n)))) for n in range(1, self._pages + 1)]
-        return pa.concat_tables([RECORD_SCHEMA.empty_table()] + [t.cast(RECORD_SCHEMA) for t in pages])
+    def pages(self) -> Iterator[pa.Table]:
+        """Every record journaled, a page at a time in the order fetched (flush first)."""
+        for number in range(1, self._pages + 1):
+            yield pq.read_table(io.BytesIO(read_bytes(self._page(number)))).cast(RECORD_SCHEMA)
 
     def clear(self) -> None:
         delete_folder(self.folder)

@@ -10,9 +10,13 @@ the position inside it (window end and next link) can be resumed.
 Large fingerprints come as links (`<tmk-pdqf rel="self" href="/v2/entries/ID/fingerprints/TMK_PDQF"/>`):
 those of a type this project matches (TMK+PDQF) are fetched, with the same credentials, from
 the API's own server only; the others are counted as skipped.
+
+Feedback: a v2 `feedbackSubmission` per entry and fingerprint, in a file named by the ids
+percent-encoded (no id makes a path), PUT with --send.
 """
 import base64
 import dataclasses
+import hashlib
 import re
 import sys
 import time
@@ -22,8 +26,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
+from xml.sax.saxutils import escape
 
-from transforms.registry.feed import Batch, Feed, Record
+from transforms.registry.feed import Batch, Feed, FeedbackError, Record
 from transforms.registry.http import FeedError, HttpSettings, HttpStatusError, get, send, under
 from transforms.signals import SIGNALS
 
@@ -310,6 +315,81 @@ def _fetch(args, position: Dict, settings: HttpSettings, secret: Tuple[str, ...]
                  args.max_window_entries, log)
 
 
+# ---------------------------------------------------------------------------- feedback
+
+FEEDBACK_NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
+_LONGEST_NAME = 200  # file systems allow 255 bytes a name
+
+
+def entry_of(entry_id: str) -> Optional[Tuple[str, str]]:
+    """(member id, entry id) of an `ncmec:MEMBER-ID` entry, else None."""
+    if not entry_id.startswith(NAME + ":"):
+        return None
+    member, dash, entry = entry_id[len(NAME) + 1:].partition("-")
+    return (member, entry) if dash and member and entry else None
+
+
+def feedback_file_name(member: str, entry: str, fingerprint: str) -> str:
+    """The file of one feedback document: the ids percent-encoded (no "/", NUL or ".." path
+    survives), a long one cut and told apart by a digest of the whole."""
+    name = urllib.parse.quote(f"{member}-{entry}-{fingerprint}", safe="-_.~")
+    if len(name) > _LONGEST_NAME:
+        name = f"{name[:_LONGEST_NAME - 17]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    return name + ".xml"
+
+
+def feedback_document(verdict: str, reason_guid: Optional[str]) -> bytes:
+    """A v2 `feedbackSubmission`: affirmative for a confirmed match, negative with a reason for a false one."""
+    if verdict == "confirmed":
+        vote = "<affirmative/>"
+    else:
+        if not reason_guid:
+            raise FeedbackError("negative feedback to NCMEC needs a reason: --negative_reason GUID "
+                                "(GET /v2/feedback/TYPE/reasons lists them), or --send to ask the API")
+        vote = f"<negative><reasonIds><guid>{escape(reason_guid)}</guid></reasonIds></negative>"
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<feedbackSubmission xmlns="{FEEDBACK_NAMESPACE}">'
+            f"{vote}</feedbackSubmission>\n").encode()
+
+
+def votes(reviews: Dict[str, Dict]) -> Dict[Tuple[str, str, str], str]:
+    """(member, entry, FINGERPRINT) -> verdict, for every reviewed match of an NCMEC entry; a
+    fingerprint confirmed anywhere is confirmed (one takedown is enough to vouch for it)."""
+    found: Dict[Tuple[str, str, str], str] = {}
+    for review in sorted(reviews.values(), key=lambda r: r["reviewed_at"]):
+        entry = entry_of(review.get("entry_id") or "")
+        signal = SIGNALS.get(review.get("signal_type") or "")
+        kind = signal.feed_names.get(NAME) if signal else None
+        if entry and kind:
+            key = (*entry, kind)
+            if found.get(key) != "confirmed":
+                found[key] = review["verdict"]
+    return found
+
+
+def _feedback(args, reviews: Dict[str, Dict], write, secret, say) -> int:
+    """One document per entry and fingerprint, written, and with --send PUT to
+    /v2/entries/MEMBER/ID/FINGERPRINT/feedback (a negative one with --negative_reason, or else the
+    API's only reason for that fingerprint type)."""
+    client = NcmecClient(args.api_url or DEFAULT_URL, *secret()[:2], HttpSettings()) if args.send else None
+    reasons: Dict[str, Dict] = {}
+    documents = []
+    for (member, entry, fingerprint), verdict in sorted(votes(reviews).items()):
+        reason = args.negative_reason
+        if verdict == "false_match" and not reason and client is not None:
+            if fingerprint not in reasons:
+                reasons[fingerprint] = client.feedback_reasons(fingerprint)
+            if len(reasons[fingerprint]) != 1:
+                raise FeedbackError(f"NCMEC offers {len(reasons[fingerprint])} reasons for negative {fingerprint} "
+                                    f"feedback: choose one with --negative_reason ({reasons[fingerprint]})")
+            reason = next(iter(reasons[fingerprint]))
+        document = feedback_document(verdict, reason)
+        write(feedback_file_name(member, entry, fingerprint), document)
+        documents.append((member, entry, fingerprint, document))
+    for member, entry, fingerprint, document in documents if client else ():
+        client.send_feedback(member, entry, fingerprint, document)
+    return len(documents)
+
+
 FEED = Feed(
     name=NAME,
     default_url=DEFAULT_URL,
@@ -321,8 +401,13 @@ FEED = Feed(
     parse_since=_since,
     first_position=lambda: {"from": 0, "cursor": None},
     restart=restart,
+    overlap=lambda position, seconds: {"from": max(0, position["from"] - seconds), "cursor": None},
     where=lambda position: iso(position["from"]),
     add_options=_add_options,
     settings=lambda args: {"members": list(member_filter(args.member_id))},
     fetch=_fetch,
+    id_form=f"{NAME}:MEMBER-ENTRY",
+    owns=lambda entry_id: entry_of(entry_id) is not None,
+    add_feedback_options=lambda add: add("--negative_reason", help="NCMEC: the reason GUID of negative feedback."),
+    feedback=_feedback,
 )

@@ -5,6 +5,9 @@ A newer record replaces the older one for the same hash; a Withdrawn or Deleted 
 registry. Signal types and statuses this code does not know are counted, never fatal: an unknown
 type is kept under its own name (the scan skips it), an unknown status keeps the hash. A VideoTMK
 value (TMK+PDQF, sent as base64 or hex) is kept as hex; its entry id names the value as sent.
+
+Feedback: one `SubmitFeedback` document (`hashFeedbacks`: Blocked for a confirmed match,
+NotBlocked for a false one), POSTed with --send.
 """
 import hashlib
 import json
@@ -165,6 +168,52 @@ def _fetch(args, position: Dict, settings: HttpSettings, secret: Tuple[str, ...]
     return fetch(StopnciiClient(args.api_url, *secret[:2], settings), position, args.page_size, log)
 
 
+# ---------------------------------------------------------------------------- feedback
+
+FEEDBACK_VALUES = {"confirmed": "Blocked", "false_match": "NotBlocked"}
+
+
+def _owns(entry_id: str) -> bool:
+    return entry_id.startswith(NAME + ":")
+
+
+def unsendable(review: Dict) -> bool:
+    """A VideoTMK verdict: StopNCII names the hash by its value as sent, which the registry keeps
+    only as its bytes (and match rows only as a digest), so it cannot be named back."""
+    signal = SIGNALS.get(review.get("signal_type") or "")
+    return _owns(review.get("entry_id") or "") and signal is not None and not signal.shown_whole
+
+
+def feedback_document(reviews: Dict[str, Dict], tags: List[str]) -> Dict:
+    """The latest verdict of each of its hashes (Blocked once confirmed anywhere)."""
+    feedbacks: Dict[str, str] = {}
+    for review in sorted(reviews.values(), key=lambda r: r["reviewed_at"]):
+        if unsendable(review):
+            continue
+        if _owns(review.get("entry_id") or "") and review.get("registry_hash"):
+            value = review["registry_hash"]
+            if feedbacks.get(value) != "Blocked":
+                feedbacks[value] = FEEDBACK_VALUES[review["verdict"]]
+    items = [{"hashValue": v, "feedbackValue": f, "tags": list(tags)} for v, f in sorted(feedbacks.items())]
+    return {"count": len(items), "hashFeedbacks": items}
+
+
+def _feedback(args, reviews: Dict[str, Dict], write, secret, say) -> int:
+    """feedback.json written, and with --send POSTed with the fetch key, or a third key when given."""
+    document = feedback_document(reviews, args.tag)
+    left_out = sum(1 for review in reviews.values() if unsendable(review))
+    if left_out:
+        say(f"{left_out} VideoTMK verdict(s) left out: StopNCII names those hashes by their value as sent, "
+            "which is not kept")
+    data = json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
+    write("feedback.json", data)
+    if args.send and document["count"]:
+        keys = secret()
+        client = StopnciiClient(args.api_url or DEFAULT_URL, keys[0], keys[1], HttpSettings())
+        client.submit_feedback(data, keys[2] if len(keys) > 2 else None)
+    return document["count"]
+
+
 FEED = Feed(
     name=NAME,
     default_url=DEFAULT_URL,
@@ -176,8 +225,14 @@ FEED = Feed(
     parse_since=lambda text: {"start": int(text), "token": None},
     first_position=lambda: {"start": DEFAULT_START, "token": None},
     restart=restart,
+    overlap=lambda position, seconds: {"start": max(DEFAULT_START, position["start"] - seconds), "token": None},
     where=lambda position: f"startTimestamp {position['start']}",
     add_options=lambda add: add("--page-size", type=int, default=PAGE_SIZE, help="Hashes asked for per page."),
     settings=lambda args: {"members": []},
     fetch=_fetch,
+    id_form=f"{NAME}:HASH",
+    owns=_owns,
+    add_feedback_options=lambda add: add("--tag", action="append", default=[],
+                                         help="StopNCII: a tag sent with every feedback."),
+    feedback=_feedback,
 )

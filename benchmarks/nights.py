@@ -4,11 +4,12 @@ compaction (the default) and without it (the baseline), side by side in the same
 A folder of --photos noisy photos; each night --added new ones, --replaced overwritten with
 another picture and --deleted removed, and one registry entry added for a stored photo (so that
 every night matches stored hashes against a new entry). Both stores see the same folder and the
-same registry each night. Printed per configuration: the store's files and bytes after the last
-night against its live objects' bytes (the objects/ rows a fresh store of tonight's objects
-would hold), and the wall and CPU time of the first nights after the first and of the last nights.
+same registry each night. Printed per night and configuration: wall and CPU seconds, the store's
+files and bytes; then per configuration night 3 against the last night, and the store's bytes
+against those of a fresh scan of the last night's folder into a new store, and against its live
+objects' rows alone.
 
-    python -m benchmarks.store_nights [--nights 25] [--photos 300]
+    python -m benchmarks.nights [--nights 30] [--photos 1000] [--added 30] [--replaced 15] [--deleted 15]
 """
 import argparse
 import contextlib
@@ -60,13 +61,22 @@ def store_size(hashes: str):
     return len(files), sum(os.path.getsize(f) for f in files)
 
 
+def night(media: str, registry: str, output: str, flags):
+    """(wall s, CPU s, summary) of one scan, in this process."""
+    start, cpu, out = time.perf_counter(), cpu_s(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        status = scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}", *flags])
+    assert status == 0, output
+    return time.perf_counter() - start, cpu_s() - cpu, json.loads(out.getvalue())
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nights", type=int, default=25)
-    parser.add_argument("--photos", type=int, default=300)
-    parser.add_argument("--added", type=int, default=10)
-    parser.add_argument("--replaced", type=int, default=5)
-    parser.add_argument("--deleted", type=int, default=5)
+    parser.add_argument("--nights", type=int, default=30)
+    parser.add_argument("--photos", type=int, default=1000)
+    parser.add_argument("--added", type=int, default=30)
+    parser.add_argument("--replaced", type=int, default=15)
+    parser.add_argument("--deleted", type=int, default=15)
     args = parser.parse_args(argv)
     base = tempfile.mkdtemp(prefix="store-nights-")
     media, registry = os.path.join(base, "media"), os.path.join(base, "registry")
@@ -77,6 +87,9 @@ def main(argv=None) -> int:
     entries, next_seed, next_name = [], 20_000, args.photos
     times = {"compacting": [], "never": []}
     summaries = {}
+    print(f"{args.nights} nights of {args.photos} photos, each night {args.added} added, {args.replaced} replaced, "
+          f"{args.deleted} deleted, one entry for a stored photo")
+    print(f"{'night':>5} | " + " | ".join(f"{c + ': wall s, CPU s, files, MB':<36}" for c in times))
     for n in range(args.nights):
         if n:
             names = sorted(seeds)
@@ -95,27 +108,22 @@ def main(argv=None) -> int:
         write(os.path.join(registry, f"v{n:03d}", "entries.csv"), registry_csv(entries))
         write(os.path.join(registry, f"v{n:03d}", "_SUCCESS"), b"")
         for config, flags in (("compacting", []), ("never", NEVER)):
-            start, cpu, out = time.perf_counter(), cpu_s(), io.StringIO()
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-                status = scan.main([f"--media={media}", f"--registry={registry}",
-                                    f"--output={os.path.join(base, config)}", *flags])
-            assert status == 0, config
-            times[config].append((time.perf_counter() - start, cpu_s() - cpu))
-            summaries[config] = json.loads(out.getvalue())
-        print(f"night {n + 1}: " + ", ".join(f"{c} {store_size(os.path.join(base, c, 'hashes'))[0]} files"
-                                           for c in times), file=sys.stderr)
-    print(f"{args.nights} nights of {args.photos} photos, each night {args.added} added, {args.replaced} replaced, "
-          f"{args.deleted} deleted, one entry for a stored photo")
-    early, late = slice(1, 6), slice(-5, None)
+            wall, cpu, summaries[config] = night(media, registry, os.path.join(base, config), flags)
+            times[config].append((wall, cpu))
+        print(f"{n + 1:>5} | " + " | ".join(
+            f"{times[c][-1][0]:8.1f} {times[c][-1][1]:8.1f} {store_size(os.path.join(base, c, 'hashes'))[0]:8} "
+            f"{store_size(os.path.join(base, c, 'hashes'))[1] / 1e6:8.2f}  " for c in times), flush=True)
+    night(media, registry, os.path.join(base, "fresh"), [])
+    fresh = store_size(os.path.join(base, "fresh", "hashes"))[1]
+    third = min(2, args.nights - 1)
     for config in times:
         hashes = os.path.join(base, config, "hashes")
         files, size = store_size(hashes)
         live = live_bytes(hashes)
-        wall = [np.mean([t[0] for t in times[config][part]]) for part in (early, late)]
-        cpu = [np.mean([t[1] for t in times[config][part]]) for part in (early, late)]
-        print(f"  {config:10}: {files:4} files, {size / 1e6:6.2f} MB = {size / live:4.1f}x the live rows' "
-              f"{live / 1e6:.2f} MB; a night: wall {wall[0]:.1f} s -> {wall[1]:.1f} s, "
-              f"CPU {cpu[0]:.1f} s -> {cpu[1]:.1f} s (nights 2-6 -> last 5); the last night's state pointed at "
+        (wall3, cpu3), (wall, cpu) = times[config][third], times[config][-1]
+        print(f"  {config:10}: the last night {wall / wall3:.2f}x night {third + 1}'s wall, {cpu / cpu3:.2f}x its CPU; "
+              f"the store {files} files, {size / 1e6:.2f} MB = {size / fresh:.2f}x a fresh scan's store "
+              f"({fresh / 1e6:.2f} MB), {size / live:.1f}x the live rows alone; the last state pointed at "
               f"{summaries[config]['store_rows']} stored rows for {summaries[config]['store_live_rows']} objects")
     shutil.rmtree(base)
     return 0
