@@ -16,7 +16,7 @@ import sys
 from transforms.media.hashing import media_hashes
 from transforms.storage.objects import MediaObject
 from transforms.matching.matcher import MatchSettings, RegistryIndex, match_media
-from transforms.registry.rows import Registry, registry_of_rows
+from transforms.registry.loaded import Registry, registry_of_rows
 from transforms.signals.pdq import PDQ
 from transforms.media.videos import VideoSettings, hash_video
 

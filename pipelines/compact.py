@@ -26,7 +26,7 @@ from transforms.reports.writers import WriteSummary
 from transforms.store.commits import Commit, WriteMarkers, commit_document, commit_marker, latest_commit
 from transforms.store.compaction import CarryForward, CompactionSettings, StoreFacts, plan_compaction
 from transforms.store.hash_store import WriteHashStore
-from transforms.store.matches import ReadPreviousRun, WriteActive
+from transforms.store.standing import ReadPreviousRun, WriteActive
 
 
 class CompactOptions(PipelineOptions):

@@ -25,10 +25,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.config import UsageError
 from pipelines.launch import Job, check_writable, launch, new_run_id, store_settings
 from pipelines.options import JobOptions, check_match_options, match_settings
-from transforms.matching.matcher import MatchSettings
+from transforms.matching.matcher import MatchPlan, MatchSettings
 from transforms.matching.new_entries import MatchStored
 from transforms.registry.changes import added_snapshot, registry_changes
-from transforms.registry.rows import Registry
+from transforms.registry.loaded import Registry
 from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteMatches, WriteRows, WriteSummary, reject_rows
@@ -36,7 +36,7 @@ from transforms.schemas import REGISTRY_REJECT_SCHEMA
 from transforms.store.commits import (Commit, CommitUnlessMoved, WriteMarkers, commit_document, latest_commit,
                                       report_marker)
 from transforms.store.hash_store import ReadStored, WriteHashStore
-from transforms.store.matches import ReadPreviousRun, WriteActive
+from transforms.store.standing import ReadPreviousRun, WriteActive
 
 
 class RematchOptions(PipelineOptions):
@@ -57,7 +57,12 @@ class RematchPlan:
     snapshot_files: Tuple[str, ...]  # the registry version's files
     entries_matched: int
     settings: MatchSettings
+    max_reject_share: float
     since: Optional[str]
+
+    @property
+    def matching(self) -> MatchPlan:
+        return MatchPlan(self.settings, self.max_reject_share, self.run_id, self.started_at)
 
 
 def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] = None) -> RematchPlan:
@@ -81,16 +86,14 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
         added = registry_changes(before, registry).added
         entries, to_match = len(added), added_snapshot(registry, added, run_dir)
     return RematchPlan(run_id, now, run_dir, commit, registry, to_match, tuple(snapshot.files), entries,
-                       match_settings(job), since)
+                       match_settings(job), job.max_registry_reject_share, since)
 
 
 def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
     job = options.view_as(JobOptions)
     state, active = p | "StoredObjects" >> ReadPreviousRun(job.hashes, plan.commit)
     stored = state | "ReadStored" >> ReadStored(job.hashes)
-    matches, rematched = stored | "MatchStored" >> MatchStored(
-        plan.to_match, plan.settings, job.max_registry_reject_share, plan.run_id, plan.started_at, found_by="rematch",
-    )
+    matches, rematched = stored | "MatchStored" >> MatchStored(plan.to_match, plan.matching, found_by="rematch")
     nothing_hashed = p | "NothingHashed" >> beam.Create([])
     store = [
         *((nothing_hashed, nothing_hashed, state, p | "NothingRewritten" >> beam.Create([]))

@@ -19,12 +19,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines.config import UsageError
 from pipelines.launch import Job, check_bucket, check_packaging, check_writable, launch, new_run_id, store_settings
 from pipelines.options import JobOptions, check_match_options, match_settings
-from transforms.matching.matcher import MatchMedia, MatchSettings
+from transforms.matching.matcher import MatchMedia, MatchPlan, MatchSettings
 from transforms.matching.new_entries import MatchStored
 from transforms.media.costs import CostSettings
 from transforms.media.hashing import HashMedia, HashSettings
 from transforms.media.videos import VideoSettings
-from transforms.registry.rows import Registry
+from transforms.registry.loaded import Registry
 from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteErrors, WriteMatches, WriteRows, WriteSummary, reject_rows
@@ -37,7 +37,7 @@ from transforms.store.adoption import ReadAdopted, adopt
 from transforms.store.commits import WriteMarkers, commit_document, commit_marker, latest_commit, report_marker
 from transforms.store.hash_store import WriteHashStore
 from transforms.store.compaction import CarryForward, CompactionSettings, StoreFacts, plan_compaction
-from transforms.store.matches import ReadPreviousRun, WriteActive, WriteEnded
+from transforms.store.standing import ReadPreviousRun, WriteActive, WriteEnded
 from transforms.store.previous import Previous, previous_run
 from transforms.store.split import SplitListing
 
@@ -122,6 +122,10 @@ class ScanPlan:
     compact: bool = False  # tonight's run compacts the hash store
     adopted: Tuple[str, ...] = ()  # objects/ files of runs that did not commit, adopted (store/adoption.py)
     store: Optional[StoreFacts] = None  # None: a new store
+
+    @property
+    def matching(self) -> MatchPlan:
+        return MatchPlan(self.match_settings, self.max_reject_share, self.run_id, self.started_at)
 
     def summary_base(self) -> dict:
         return {
@@ -250,15 +254,12 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
     )
     hashed, hash_errors = changed | "Hash" >> HashMedia(plan.hash_settings)
     hashes = (hashed, adopted) | "HashedOrAdopted" >> beam.Flatten()
-    hashed_matches = hashes | "Match" >> MatchMedia(
-        plan.snapshot, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at
-    )
+    hashed_matches = hashes | "Match" >> MatchMedia(plan.snapshot, plan.matching)
     carried = (unchanged, unlisted) | "Carried" >> beam.Flatten()
     stored, rewritten = carried | "CarryForward" >> CarryForward(
         hashes_uri, plan.run_id, read=previous.new_entries is not None, compact=plan.compact)
     new_entry_matches, rematched = stored | "MatchStored" >> MatchStored(
-        previous.new_entries, plan.match_settings, plan.max_reject_share, plan.run_id, plan.started_at,
-        standing=previous.standing)
+        previous.new_entries, plan.matching, standing=previous.standing)
     matches = (hashed_matches, new_entry_matches) | "AllMatches" >> beam.Flatten()
     errors = (list_errors, unlistable_prefixes, hash_errors) | "AllErrors" >> beam.Flatten()
 

@@ -8,7 +8,7 @@ from transforms.media.hashing import media_hashes
 from transforms.media.images import FrameHash
 from transforms.matching.matcher import MatchSettings, RegistryIndex, match_media
 from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
-from transforms.registry.rows import registry_of_rows
+from transforms.registry.loaded import registry_of_rows
 from transforms.signals.base import SignalHash
 from transforms.signals.pdq import PDQ
 from transforms.storage.objects import MediaObject

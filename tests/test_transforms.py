@@ -15,13 +15,13 @@ from tests.media import encode, photo, pdq_of_rgb
 from transforms.media.hashing import HashObjects, HashSettings, hash_object, media_hashes
 from transforms.signals import hasher_version
 from transforms.store.hash_store import media_of_row, object_row
-from transforms.store.matches import match_key
+from transforms.store.standing import match_key
 from transforms.store.split import SplitListing
 from transforms.media.images import FrameHash
 from transforms.storage.listing import Listing, ListMedia
 from transforms.storage.local import list_local, local_version
 from transforms.storage.objects import MediaObject
-from transforms.matching.matcher import MatchHashes, MatchSettings
+from transforms.matching.matcher import MatchHashes, MatchPlan, MatchSettings
 from transforms.reasons import MediaError, ScanError
 from transforms.records import MediaHashes
 from transforms.registry.snapshots import Snapshot
@@ -66,7 +66,7 @@ def test_match_hashes_loads_the_registry_from_its_side_input(tmp_path):
             p
             | beam.Create([obj])
             | beam.ParDo(HashObjects(HashSettings()))
-            | beam.ParDo(MatchHashes(MatchSettings(), 0.001, "run-1", None), beam.pvalue.AsSingleton(snapshot))
+            | beam.ParDo(MatchHashes(MatchPlan(MatchSettings(), 0.001, "run-1")), beam.pvalue.AsSingleton(snapshot))
         )
         assert_that(
             rows | beam.Map(lambda r: (r["entry_id"], r["signal_type"], r["source"], r["registry_version"], r["run_id"])),

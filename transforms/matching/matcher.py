@@ -9,6 +9,7 @@ variants (as is, border-trimmed, and their rotations and mirrors) matched.
 """
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 from apache_beam.utils import shared
 
 from transforms.records import MediaHashes
-from transforms.registry.rows import Registry
+from transforms.registry.loaded import Registry
 from transforms.registry.cache import CachedRegistry, Tables
 from transforms.registry.snapshots import Snapshot
 from transforms.signals import SIGNALS, score_columns, signal_options
@@ -50,6 +51,17 @@ class MatchSettings:
         """What the signal type's index query takes: the largest distance that matches (0 for an
         exact type), or the type's own thresholds."""
         return signal.threshold(self.option_values())
+
+
+@dataclass(frozen=True)
+class MatchPlan:
+    """How a run matches: its thresholds, the share of registry rows that may be refused, and
+    the run whose id and start every match row carries."""
+
+    settings: MatchSettings
+    max_reject_share: float
+    run_id: str
+    scanned_at: Optional[datetime] = None
 
 
 @dataclass(frozen=True)
@@ -147,11 +159,11 @@ def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, se
     return matches
 
 
-def match_row(match: Match, media: MediaHashes, registry: Registry, run_id: str, scanned_at, found_by: str) -> dict:
+def match_row(match: Match, media: MediaHashes, registry: Registry, plan: MatchPlan, found_by: str) -> dict:
     """A row of matches/ (see schemas.match_schema)."""
     row = {
-        "run_id": run_id,
-        "scanned_at": scanned_at,
+        "run_id": plan.run_id,
+        "scanned_at": plan.scanned_at,
         "uri": media.uri,
         "object_version": media.object_version,
         "media_type": media.media_type,
@@ -178,13 +190,10 @@ class MatchHashes(beam.DoFn):
     """MediaHashes -> match rows. The snapshot arrives as a side input; each worker process loads
     it and builds its index once (Shared, keyed by the snapshot), not once per element or thread."""
 
-    def __init__(self, settings: MatchSettings, max_reject_share: float, run_id: str, scanned_at,
-                 found_by: str = "hashed"):
-        self._settings = settings
+    def __init__(self, plan: MatchPlan, found_by: str = "hashed"):
+        self._plan = plan
+        self._settings = plan.settings
         self._found_by = found_by
-        self._max_reject_share = max_reject_share
-        self._run_id = run_id
-        self._scanned_at = scanned_at
         self._shared = shared.Shared()
         self._snapshot: Optional[Snapshot] = None
         self._index: Optional[RegistryIndex] = None
@@ -193,7 +202,7 @@ class MatchHashes(beam.DoFn):
     def _index_of(self, snapshot: Snapshot) -> RegistryIndex:
         if self._snapshot != snapshot:
             self._index = self._shared.acquire(
-                lambda: mapped_index(snapshot, self._max_reject_share),
+                lambda: mapped_index(snapshot, self._plan.max_reject_share),
                 tag=f"{snapshot.version}|{'|'.join(snapshot.files)}",
             )
             self._snapshot = snapshot
@@ -202,7 +211,7 @@ class MatchHashes(beam.DoFn):
     def _rows(self, media: MediaHashes, index: RegistryIndex):
         for match in match_media(media, index, self._settings):
             self._matches.inc()
-            yield match_row(match, media, index.registry, self._run_id, self._scanned_at, self._found_by)
+            yield match_row(match, media, index.registry, self._plan, self._found_by)
 
     def process(self, media: MediaHashes, snapshot: Snapshot):
         yield from self._rows(media, self._index_of(snapshot))
@@ -212,11 +221,10 @@ class MatchMedia(beam.PTransform):
     """MediaHashes -> match rows against one registry snapshot, which reaches the workers as a
     side input (its location, not its rows)."""
 
-    def __init__(self, snapshot: Snapshot, settings: MatchSettings, max_reject_share: float, run_id: str, scanned_at,
-                 found_by: str = "hashed"):
+    def __init__(self, snapshot: Snapshot, plan: MatchPlan, found_by: str = "hashed"):
         super().__init__()
         self._snapshot = snapshot
-        self._match = MatchHashes(settings, max_reject_share, run_id, scanned_at, found_by)
+        self._match = MatchHashes(plan, found_by)
 
     def expand(self, hashes):
         snapshot = hashes.pipeline | "Snapshot" >> beam.Create([self._snapshot])

@@ -13,11 +13,11 @@ from typing import Dict, FrozenSet, List, Optional, Set
 import apache_beam as beam
 import numpy as np
 
-from transforms.matching.matcher import MatchHashes, MatchSettings, RegistryIndex
+from transforms.matching.matcher import MatchHashes, MatchPlan, MatchSettings, RegistryIndex
 from transforms.registry.snapshots import Snapshot
 from transforms.signals import SIGNALS
 from transforms.store.hash_store import media_of_row
-from transforms.store.matches import MatchKey, match_key
+from transforms.store.standing import MatchKey, match_key
 
 BATCH_HASHES = 1 << 20
 
@@ -65,13 +65,12 @@ class MatchStored(beam.PTransform):
     """Stored objects/ rows (store.hash_store.ReadStored) -> (match rows against the new entries,
     the rows compared); with no new entries (`snapshot` None), neither."""
 
-    def __init__(self, snapshot: Optional[Snapshot], settings: MatchSettings,
-                 max_reject_share: float, run_id: str, scanned_at, found_by: str = "new_entry",
+    def __init__(self, snapshot: Optional[Snapshot], plan: MatchPlan, found_by: str = "new_entry",
                  batch_hashes: int = BATCH_HASHES, standing: FrozenSet[MatchKey] = frozenset()):
         super().__init__()
         self._snapshot = snapshot
         self._standing = standing  # matches reported before (by a rematch, say): not reported again
-        self._match = MatchStoredBatch(settings, max_reject_share, run_id, scanned_at, found_by)
+        self._match = MatchStoredBatch(plan, found_by)
         self._batch_hashes = batch_hashes
 
     def expand(self, stored):

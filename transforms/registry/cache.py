@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.registry.rows import Registry, Reject
+from transforms.registry.loaded import Registry, Reject
 from transforms.registry.snapshots import Snapshot, load_registry
 
 LOG = logging.getLogger("takedown_scan")

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.registry.rows import Registry
+from transforms.registry.loaded import Registry
 from transforms.registry.snapshots import Snapshot
 from transforms.registry.versions import parquet_bytes, write_bytes
 from transforms.signals import SIGNALS

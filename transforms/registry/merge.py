@@ -25,7 +25,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.registry.feed import RECORD_METADATA, RECORD_SCHEMA, newest
-from transforms.registry.rows import normalised_values
+from transforms.registry.loaded import normalised_values
 from transforms.registry.versions import QUARANTINE_SCHEMA, SCHEMA, SyncRefused
 
 BUCKET_ROWS = 250_000  # records merged in memory at once (--merge-rows)

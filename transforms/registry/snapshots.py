@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.registry.rows import REQUIRED_COLUMNS, Registry, RegistryBuilder, Reject
+from transforms.registry.loaded import REQUIRED_COLUMNS, Registry, RegistryBuilder, Reject
 from transforms.storage.objects import is_remote
 from transforms.signals import SIGNALS
 

@@ -9,7 +9,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.parquet_folder import WriteParquetFolder
-from transforms.registry.rows import Registry
+from transforms.registry.loaded import Registry
 from transforms.schemas import ERROR_SCHEMA, match_schema
 
 

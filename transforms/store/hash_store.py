@@ -7,7 +7,7 @@ Under the store (`--hashes`), each committed run R holds (see store/commits.py f
 - `run=R/state/`: one row per object known after R (schemas.STATE_SCHEMA): its version, hasher
   version and the run whose `objects/` holds its hashes. A night reads the last committed state
   (one row per object), not every row ever written.
-- `run=R/active/`: the matches standing after R (store/matches.py).
+- `run=R/active/`: the matches standing after R (store/standing.py).
 """
 from typing import Dict, Optional, Tuple
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, Optional
 
 from transforms.registry.changes import RegistryChanges, added_snapshot, registry_changes
-from transforms.registry.rows import Registry
+from transforms.registry.loaded import Registry
 from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import RegistryRefused, Snapshot
 from transforms.store.commits import Commit, latest_commit
-from transforms.store.matches import MatchKey, match_key, read_active, withdrawn_keys
+from transforms.store.standing import MatchKey, match_key, read_active, withdrawn_keys
 
 LOG = logging.getLogger("takedown_scan")
 

@@ -22,7 +22,7 @@ from typing import Dict, FrozenSet, Iterator, Sequence
 import apache_beam as beam
 
 from transforms.signals import hasher_version
-from transforms.store.matches import MatchKey, match_key
+from transforms.store.standing import MatchKey, match_key
 
 
 def _ended(match: Dict, listed: Dict[str, object], withdrawn: FrozenSet[MatchKey]):
