@@ -19,7 +19,7 @@ import sys
 from typing import List, Optional
 
 from pipelines.config import OneLineParser, run_command
-from pipelines.sync import credentials
+from pipelines.credentials import credentials
 from transforms.registry.feed import FeedbackError
 from transforms.registry.feeds import FEEDS
 from transforms.registry.http import FeedError

@@ -17,17 +17,17 @@ import argparse
 import gc
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import OneLineParser, UsageError, run_command
+from pipelines.credentials import credentials
 from pipelines.launch import show_progress
 from transforms.registry.feeds import FEEDS
 from transforms.registry.http import FeedError, HttpSettings, safe_url
@@ -71,27 +71,6 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--s3_endpoint_url", help="An S3-compatible store's endpoint for an s3:// root (or AWS_ENDPOINT_URL).")
         feed.add_options(lambda *names, **kwargs: _add(sub, *names, **kwargs))
     return top
-
-
-def credentials(source: str, path: Optional[str]) -> Tuple[str, ...]:
-    feed = FEEDS[source]
-    first, second, separator = feed.credentials_form
-    where = path or f"${feed.credentials_env}"
-    if path:
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read().strip()
-        except (OSError, UnicodeDecodeError) as e:
-            raise UsageError(f"credentials file {path} cannot be read: {type(e).__name__}") from None
-    else:
-        text = os.environ.get(feed.credentials_env, "").strip()
-        if not text:
-            raise UsageError(f"no {source} credentials: set {feed.credentials_env}={first}{separator}{second} "
-                             "or give --credentials-file")
-    parts = [p.strip() for p in text.split(separator, feed.credential_values - 1)]
-    if len(parts) < 2 or not all(parts):
-        raise UsageError(f"the {source} credentials in {where} are not of the form {first}{separator}{second}")
-    return tuple(parts)  # a feed may take more values than two (StopNCII's SubmitFeedback key)
 
 
 def _since(args) -> Optional[Dict]:

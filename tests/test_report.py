@@ -2,11 +2,13 @@
 review queue as CSV with stable match ids, the flood guard, two nights (a withdrawal), verdicts,
 one-line errors, and the review page opened in real headless Chromium."""
 import csv
+import json
 import http.server
 import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import urllib.parse
 
@@ -14,7 +16,7 @@ import pytest
 
 from pipelines import cli, scan
 from pipelines.scan import SAMPLE
-from tests.conftest import write
+from tests.conftest import REPO, write
 
 HOLIDAY = os.path.join(SAMPLE, "media", "uploads", "2026", "holiday.jpg")  # TID-0001's picture
 
@@ -187,6 +189,28 @@ class Recorder:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.flag = f"--proxy-server=http://127.0.0.1:{self.server.server_address[1]}"
+
+
+NO_PIPELINE = """
+import json, sys
+from pipelines import cli
+output, out = sys.argv[1], sys.argv[2]
+statuses = [cli.main(["report", output, f"--csv={out}/queue.csv", f"--html={out}/page.html"])]
+match = open(f"{out}/queue.csv").readlines()[1].split(",")[0]
+statuses.append(cli.main(["review", output, f"--match={match}", "--verdict=confirmed", "--reviewer=ana"]))
+statuses.append(cli.main(["feedback", output, "--to=stopncii", f"--out={out}"]))
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"apache_beam", "numba", "av", "PIL"})
+print(json.dumps({"statuses": statuses, "heavy": heavy}))
+"""
+
+
+def test_the_commands_that_run_no_pipeline_import_neither_beam_nor_the_decoders(nights, tmp_path):
+    output = tmp_path / "out"
+    shutil.copytree(nights["output"], output)
+    done = subprocess.run([sys.executable, "-c", NO_PIPELINE, str(output), str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"statuses": [0, 0, 0], "heavy": []}
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (./dev.sh test installs it with "

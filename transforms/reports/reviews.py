@@ -7,9 +7,8 @@ import secrets
 from datetime import datetime
 from typing import Dict, Optional
 
-from apache_beam.io.filesystems import FileSystems
-
 from transforms.reports.view import ReportError, committed_runs, read_report
+from transforms.storage import files
 
 VERDICTS = ("confirmed", "false_match")
 REVIEWS = "reviews"
@@ -31,20 +30,18 @@ def record_review(output: str, match: Dict, verdict: str, note: Optional[str], r
     review = {"match_id": match["match_id"], "verdict": verdict, "note": note, "reviewer": reviewer,
               "reviewed_at": now.isoformat(), **{k: match.get(k) for k in _MATCH_KEYS}}
     name = f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{secrets.token_hex(3)}.json"
-    path = FileSystems.join(output, REVIEWS, name)
-    with FileSystems.create(path) as f:
+    path = files.join(output, REVIEWS, name)
+    with files.create(path) as f:
         f.write(json.dumps(review, sort_keys=True).encode() + b"\n")
     return path
 
 
 def read_reviews(output: str) -> Dict[str, Dict]:
     """match_id -> its latest review (files sort by time)."""
-    paths = sorted(m.path for m in FileSystems.match([FileSystems.join(output, REVIEWS, "*.json")])[0].metadata_list)
     latest = {}
-    for path in paths:
+    for path in files.matching(output, REVIEWS, "*.json"):
         try:
-            with FileSystems.open(path) as f:
-                review = json.loads(f.read())
+            review = json.loads(files.read(path))
             latest[review["match_id"]] = review
         except (ValueError, KeyError) as e:
             raise ReportError(f"review file {path} cannot be read: {type(e).__name__}: {e}") from None

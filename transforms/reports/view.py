@@ -10,15 +10,15 @@ listed on their own with the entry's metadata, so that one bad entry cannot star
 import hashlib
 import io
 import json
-import posixpath
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 
 from transforms.schemas import match_columns
+from transforms.storage import files
 
 REPORT_MARKER = "_SUCCESS"
 MAX_MATCHES_PER_ENTRY = 100
@@ -53,8 +53,8 @@ def match_id(row: Dict) -> str:
 
 
 def committed_runs(output: str) -> List[str]:
-    markers = FileSystems.match([FileSystems.join(output, "run=*", REPORT_MARKER)])[0].metadata_list
-    return sorted(posixpath.basename(posixpath.dirname(m.path)).removeprefix("run=") for m in markers)
+    markers = files.matching(output, "run=*", REPORT_MARKER)
+    return sorted(os.path.basename(os.path.dirname(path)).removeprefix("run=") for path in markers)
 
 
 def choose_runs(output: str, run: Optional[str] = None, since: Optional[str] = None) -> List[str]:
@@ -78,20 +78,17 @@ def choose_runs(output: str, run: Optional[str] = None, since: Optional[str] = N
 
 
 def _rows(run_dir: str, part: str) -> List[Dict]:
-    paths = [m.path for m in FileSystems.match([FileSystems.join(run_dir, part, "*.parquet")])[0].metadata_list]
     rows = []
-    for path in sorted(paths):
-        with FileSystems.open(path) as f:
-            rows.extend(pq.read_table(io.BytesIO(f.read())).to_pylist())
+    for path in files.matching(run_dir, part, "*.parquet"):
+        rows.extend(pq.read_table(io.BytesIO(files.read(path))).to_pylist())
     return rows
 
 
 def read_report(output: str, runs: Sequence[str]) -> Report:
     report = Report(list(runs), {}, [], [], [])
     for run in runs:
-        run_dir = FileSystems.join(output, f"run={run}")
-        with FileSystems.open(FileSystems.join(run_dir, "summary.json")) as f:
-            report.summaries[run] = json.loads(f.read())
+        run_dir = files.join(output, f"run={run}")
+        report.summaries[run] = json.loads(files.read(files.join(run_dir, "summary.json")))
         report.matches += _rows(run_dir, "matches")
         report.withdrawn += _rows(run_dir, "withdrawn")
         report.deleted += _rows(run_dir, "deleted")  # none in runs older than the deleted/ report

@@ -22,7 +22,6 @@ import numpy as np
 import pdqhash
 
 from transforms.signals.base import Option, Signal
-from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex
 
 GRID = 64
 # PDQ's 16 x 64 DCT basis (rows 1..16 of the 64-point DCT-II): a 64 x 64 grid G gives DCT @ G @ DCT.T.
@@ -109,6 +108,9 @@ class PdqSignal(Signal):
     brute_force_below = 4096
 
     def index(self, values: np.ndarray, ids: np.ndarray, tables: Optional[Dict[str, np.ndarray]] = None):
+        # imported here: numba's import (a third of a second) is paid by the matchers alone, not
+        # by every command that names the signal types (report, review, feedback)
+        from transforms.signals.pdq_index import PdqBruteForceIndex, PdqIndex  # noqa: PLC0415
         if len(values) < self.brute_force_below:
             return PdqBruteForceIndex(values, ids)
         return PdqIndex(values, ids, tables)
