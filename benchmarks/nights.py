@@ -9,7 +9,7 @@ files and bytes; then per configuration night 3 against the last night, and the 
 against those of a fresh scan of the last night's folder into a new store, and against its live
 objects' rows alone.
 
-    python -m benchmarks.nights [--nights 30] [--photos 1000] [--added 30] [--replaced 15] [--deleted 15]
+    python -m benchmarks.nights [--nights 30] [--photos 1000] [--added 15] [--replaced 15] [--deleted 15]
 """
 import argparse
 import contextlib
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nights", type=int, default=30)
     parser.add_argument("--photos", type=int, default=1000)
-    parser.add_argument("--added", type=int, default=30)
+    parser.add_argument("--added", type=int, default=15)
     parser.add_argument("--replaced", type=int, default=15)
     parser.add_argument("--deleted", type=int, default=15)
     args = parser.parse_args(argv)

@@ -29,7 +29,7 @@ from transforms.registry.loaded import normalised_values
 from transforms.registry.versions import QUARANTINE_SCHEMA, SCHEMA, SyncRefused
 
 BUCKET_ROWS = 250_000  # records merged in memory at once (--merge-rows)
-_READ_ROWS = 65_536  # rows of a file read at a time, and of a row group written
+_GROUP_ROWS = 65_536  # rows of a row group written (and so read back at a time)
 
 
 @dataclass
@@ -85,8 +85,7 @@ def previous_batches(path: Optional[str], schema: pa.Schema) -> Iterator[pa.Tabl
         return
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=_READ_ROWS, columns=schema.names):
-                yield pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+            yield from (table.select(schema.names).cast(schema) for table in _row_groups(pq.ParquetFile(f), schema.names))
     except Exception as e:
         raise SyncRefused(f"{path} of the previous version cannot be read: {type(e).__name__}: {e}") from None
 
@@ -117,7 +116,7 @@ class _Spill:
     def _write(self) -> None:
         for b, held in enumerate(self._held):
             if held:
-                self._writers[b].write_table(pa.concat_tables(held).cast(self._schema), row_group_size=_READ_ROWS)
+                self._writers[b].write_table(pa.concat_tables(held).cast(self._schema), row_group_size=_GROUP_ROWS)
         self._held, self._rows = [[] for _ in self.paths], 0
 
     def close(self) -> List[str]:
@@ -127,9 +126,15 @@ class _Spill:
         return self.paths
 
 
+def _row_groups(file: pq.ParquetFile, columns=None) -> Iterator[pa.Table]:
+    """A file's rows, a row group at a time: iter_batches reads ahead, and its memory grew with
+    the file (190 MB more for 3M rows, 465 MB for 12M); one row group at a time stays flat."""
+    for group in range(file.num_row_groups):
+        yield file.read_row_group(group, columns=columns, use_threads=False)
+
+
 def _local_batches(path: str) -> Iterator[pa.Table]:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=_READ_ROWS):
-        yield pa.Table.from_batches([batch])
+    return _row_groups(pq.ParquetFile(path))
 
 
 class _Output:
@@ -143,7 +148,7 @@ class _Output:
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        self._writer.write_table(table, row_group_size=_READ_ROWS)  # read back as small as it was written
+        self._writer.write_table(table, row_group_size=_GROUP_ROWS)  # read back as small as it was written
         ids = table["entry_id"].combine_chunks()
         starts = 1 + pc.sum(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py() if len(ids) > 1 else 1
         self.entries += starts - (ids[0].as_py() == self._last)
