@@ -1,12 +1,14 @@
 """The `report` command: what the takedown and compliance teams read of an output folder.
 
     takedown-scan report OUTPUT [--run RUN_ID | --since DATE] [--csv FILE] [--html FILE]
-                                [--max_matches_per_entry N] [--max_match_share S]
+                                [--max_matches_per_entry N] [--max_match_share S] [--deadline_h H] [--now TIME]
 
 Prints a summary of the chosen committed runs (the latest by default): objects listed, hashed and
 failed; matches by source, entry, classification, distance, media type, how found and prefix;
 withdrawals; errors by stage and reason; the registry version; the verdicts recorded by `review`;
-and the entries the flood guard held back. `--csv` writes the review queue: the matches not yet
+the entries the flood guard held back; and the clock (transforms/reports/clock.py): time from an
+entry first seen to its matches found and to their verdicts, and the matches still without a
+verdict whose entry was seen more than --deadline_h (48) hours ago. `--csv` writes the review queue: the matches not yet
 reviewed, one row each with a stable `match_id`; `--html` the review page (transforms/reports/page.py). Not a
 Beam pipeline: it reads a night's reports, which fit in one process.
 """
@@ -14,9 +16,11 @@ import argparse
 import csv
 import os
 import sys
+from datetime import datetime, timezone
 from typing import List, Optional
 
 from pipelines.config import OneLineParser, UsageError, run_command
+from transforms.reports.clock import DEADLINE_H, clock_lines
 from transforms.reports.page import render_page
 from transforms.reports.reviews import read_reviews
 from transforms.reports.view import (MAX_MATCH_SHARE, MAX_MATCHES_PER_ENTRY, ReportError, choose_runs,
@@ -36,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
                    help="Hold back an entry matching more objects than this in one run.")
     p.add_argument("--max_match_share", type=float, default=MAX_MATCH_SHARE,
                    help="Or more than this share of the objects a run listed (from 1,000 objects on).")
+    p.add_argument("--deadline_h", type=float, default=DEADLINE_H,
+                   help=f"Flag matches still without a verdict whose entry was seen longer ago (default {DEADLINE_H:g}).")
+    p.add_argument("--now", help="The time the deadline is measured at, ISO 8601 UTC (default: now).")
     return p
 
 
@@ -51,6 +58,13 @@ def report(argv: List[str]) -> None:
     args = parser().parse_args(argv)
     if args.max_matches_per_entry < 1 or not 0 < args.max_match_share <= 1:
         raise UsageError("--max_matches_per_entry must be 1 or more, --max_match_share in (0, 1]")
+    if args.deadline_h <= 0:
+        raise UsageError("--deadline_h must be more than 0")
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
+    except ValueError:
+        raise UsageError(f"--now {args.now!r} is not an ISO 8601 time such as 2026-12-07T09:00:00Z") from None
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     chosen = read_report(args.output, choose_runs(args.output, args.run, args.since))
     chosen.reviews = read_reviews(args.output)
     flood_guard(chosen, args.max_matches_per_entry, args.max_match_share)
@@ -62,7 +76,7 @@ def report(argv: List[str]) -> None:
     if args.html:
         with _file(args.html, "--html") as f:
             f.write(render_page(chosen))
-    sys.stdout.write(render_text(chosen))
+    sys.stdout.write(render_text(chosen) + "\n".join(clock_lines(chosen, now, args.deadline_h)) + "\n")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

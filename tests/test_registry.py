@@ -1,4 +1,6 @@
 """Registry snapshots: versions, formats, malformed rows, refusals."""
+import os
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -30,7 +32,8 @@ def test_latest_complete_version_is_used(tmp_path):
 
 def test_a_single_file_is_a_snapshot_named_after_it(tmp_path):
     path = csv_file(tmp_path, [("E", "pdq", PDQ, "s", "m")], name="tid-2026-11-25.csv")
-    assert resolve_snapshot(path) == Snapshot("tid-2026-11-25", (path,))
+    os.utime(path, (1_764_000_000, 1_764_000_000))  # written by hand at 2025-11-24T16:00:00Z
+    assert resolve_snapshot(path) == Snapshot("tid-2026-11-25", (path,), "2025-11-24T16:00:00+00:00")
 
 
 @pytest.mark.parametrize(

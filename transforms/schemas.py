@@ -109,6 +109,8 @@ REGISTRY_REJECT_SCHEMA = pa.schema(
 _MATCH_FIELDS = [
     ("run_id", pa.string()),
     ("scanned_at", UTC_TIMESTAMP),
+    ("found_at", UTC_TIMESTAMP),  # when this match was made (a long run's are hours after scanned_at)
+    ("entry_seen_at", UTC_TIMESTAMP),  # when the entry was first seen: the sync's fetch, else its version's time
     ("uri", pa.string()),
     ("object_version", pa.string()),
     ("media_type", pa.string()),

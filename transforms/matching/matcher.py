@@ -9,7 +9,7 @@ variants (as is, border-trimmed, and their rotations and mirrors) matched.
 """
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from apache_beam.utils import shared
 
 from transforms.records import MediaHashes
-from transforms.registry.loaded import Registry
+from transforms.registry.loaded import SEEN_COLUMN, Registry
 from transforms.registry.cache import CachedRegistry, Tables
 from transforms.registry.snapshots import Snapshot
 from transforms.signals import SIGNALS, score_columns, signal_options
@@ -161,9 +161,12 @@ def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, se
 
 def match_row(match: Match, media: MediaHashes, registry: Registry, plan: MatchPlan, found_by: str) -> dict:
     """A row of matches/ (see schemas.match_schema)."""
+    metadata = registry.row_metadata(match.registry_row)
     row = {
         "run_id": plan.run_id,
         "scanned_at": plan.scanned_at,
+        "found_at": datetime.now(timezone.utc),
+        "entry_seen_at": _time(metadata.get(SEEN_COLUMN) or registry.published_at),
         "uri": media.uri,
         "object_version": media.object_version,
         "media_type": media.media_type,
@@ -182,8 +185,17 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, plan: MatchP
         "found_by": found_by,
         "partial": media.partial,
     }
-    row.update(registry.row_metadata(match.registry_row))
+    row.update(metadata)
     return row
+
+
+def _time(text: Optional[str]) -> Optional[datetime]:
+    """A registry's time (ISO 8601; UTC when it names no zone), or None when absent or unreadable."""
+    try:
+        moment = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
 
 
 class MatchHashes(beam.DoFn):

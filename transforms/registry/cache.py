@@ -32,7 +32,7 @@ from transforms.registry.loaded import Registry, Reject
 from transforms.registry.snapshots import Snapshot, load_registry
 
 LOG = logging.getLogger("takedown_scan")
-FORMAT = 2  # of the files below: a change makes new keys
+FORMAT = 3  # of the files below: a change makes new keys (3: the published time in facts.json)
 _UNUSED_FOR_S = 24 * 3600
 Tables = Dict[str, Dict[str, np.ndarray]]  # signal type -> an index's tables
 
@@ -89,7 +89,8 @@ def _write_registry(registry: Registry, folder: str) -> None:
         _save(folder, f"rows.{name}", registry.rows[name])
     with open(os.path.join(folder, "facts.json"), "w") as f:
         json.dump({"version": registry.version, "types": list(registry.values), "entries": registry.entries,
-                   "rejects": [asdict(r) for r in registry.rejects], "skipped": dict(registry.skipped_by_type)}, f)
+                   "rejects": [asdict(r) for r in registry.rejects], "skipped": dict(registry.skipped_by_type),
+                   "published_at": registry.published_at}, f)
 
 
 def _read_registry(folder: str) -> Registry:
@@ -99,7 +100,8 @@ def _read_registry(folder: str) -> Registry:
     return Registry(facts["version"], columns,
                     {name: _map(folder, f"values.{name}") for name in facts["types"]},
                     {name: _map(folder, f"rows.{name}") for name in facts["types"]},
-                    [Reject(**r) for r in facts["rejects"]], Counter(facts["skipped"]), facts["entries"])
+                    [Reject(**r) for r in facts["rejects"]], Counter(facts["skipped"]), facts["entries"],
+                    facts.get("published_at"))
 
 
 class CachedRegistry:

@@ -70,7 +70,7 @@ def write_entries(registry: Registry, entries: FrozenSet[str], path: str) -> Sna
         columns.update((c, table.column(c).cast(pa.string())) for c in registry.metadata_columns)
         tables.append(pa.table(columns))
     write_bytes(path, parquet_bytes(pa.concat_tables(tables)))
-    return Snapshot(registry.version, (path,))
+    return Snapshot(registry.version, (path,), registry.published_at)
 
 
 def added_snapshot(registry: Registry, added: FrozenSet[str], run_dir: str) -> Optional[Snapshot]:

@@ -74,10 +74,12 @@ class FeedbackError(Exception):
 
 RECORD_SCHEMA = pa.schema([("entry_id", pa.string()), ("updated_at", pa.int64()), ("removed", pa.bool_()),
                            ("signal_types", pa.list_(pa.string())), ("signal_values", pa.list_(pa.string()))]
-                          + [(name, pa.string()) for name in RECORD_METADATA])
+                          + [(name, pa.string()) for name in RECORD_METADATA]
+                          + [("fetched_at", pa.int64())])  # unix seconds when the sync fetched it
 
 
-def records_table(records: List[Record]) -> pa.Table:
+def records_table(records: List[Record], fetched_at: Optional[List[int]] = None) -> pa.Table:
+    """Records as a table, with the time each was fetched (unknown: null)."""
     columns = {
         "entry_id": [r.entry_id for r in records],
         "updated_at": [r.updated_at for r in records],
@@ -87,7 +89,16 @@ def records_table(records: List[Record]) -> pa.Table:
     }
     for i, name in enumerate(RECORD_METADATA):
         columns[name] = [r.metadata[i] for r in records]
+    columns["fetched_at"] = fetched_at if fetched_at is not None else [None] * len(records)
     return pa.table(columns, schema=RECORD_SCHEMA)
+
+
+def with_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A table written before some of the schema's columns existed, with those columns null."""
+    for field_ in schema:
+        if field_.name not in table.column_names:
+            table = table.append_column(field_, pa.nulls(table.num_rows, field_.type))
+    return table.select(schema.names).cast(schema)
 
 
 def newest(records: pa.Table) -> pa.Table:

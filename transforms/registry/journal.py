@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.registry.feed import RECORD_SCHEMA, Record, records_table
+from transforms.registry.feed import RECORD_SCHEMA, Record, records_table, with_columns
 from transforms.registry.versions import delete_folder, parquet_bytes, read_bytes, write_bytes
 from transforms.storage.objects import is_remote
 
@@ -37,6 +37,7 @@ class Journal:
         self._base: Optional[str] = None
         self._pages = 0
         self._buffer: List[Record] = []
+        self._fetched_at: List[int] = []  # when each buffered record was fetched
         self._position: Dict = {}
         self.counts: Counter = Counter()  # what the feed skipped so far
         self.records = 0  # records fetched so far, journaled or buffered
@@ -72,6 +73,7 @@ class Journal:
 
     def add(self, records: List[Record], position: Dict, counts: Counter) -> None:
         self._buffer.extend(records)
+        self._fetched_at.extend([int(time.time())] * len(records))
         self.records += len(records)
         self._position = position
         self.counts.update(counts)
@@ -80,9 +82,9 @@ class Journal:
 
     def flush(self) -> None:
         if self._buffer:
-            write_bytes(self._page(self._pages + 1), parquet_bytes(records_table(self._buffer)))
+            write_bytes(self._page(self._pages + 1), parquet_bytes(records_table(self._buffer, self._fetched_at)))
             self._pages += 1
-            self._buffer = []
+            self._buffer, self._fetched_at = [], []
         self._write_progress()
         self._flushed_at = time.monotonic()
 
@@ -95,7 +97,7 @@ class Journal:
     def pages(self) -> Iterator[pa.Table]:
         """Every record journaled, a page at a time in the order fetched (flush first)."""
         for number in range(1, self._pages + 1):
-            yield pq.read_table(io.BytesIO(read_bytes(self._page(number)))).cast(RECORD_SCHEMA)
+            yield with_columns(pq.read_table(io.BytesIO(read_bytes(self._page(number)))), RECORD_SCHEMA)
 
     def clear(self) -> None:
         delete_folder(self.folder)

@@ -21,6 +21,7 @@ from transforms.signals.base import Signal
 from transforms.signals.hex_arrays import fixed_width_chars, hex_column, unhex
 
 REQUIRED_COLUMNS = ("entry_id", "signal_type", "signal_value")
+SEEN_COLUMN = "seen_at"  # when the platform first saw the entry (a sync's fetch time, UTC ISO), where kept
 _TEXT = pa.dictionary(pa.int32(), pa.string())
 
 
@@ -55,6 +56,7 @@ class Registry:
     rejects: List[Reject] = field(default_factory=list)
     skipped_by_type: Counter = field(default_factory=Counter)
     distinct_entries: Optional[int] = None  # counted once (a second at 10M rows), then kept
+    published_at: Optional[str] = None  # the snapshot's (snapshots.Snapshot.published_at)
 
     def __len__(self) -> int:
         return self.columns.num_rows

@@ -4,7 +4,7 @@ holds for the source, written to local files for `versions.write_version` to cop
 A record replaces every earlier row of its entry (feed.newest picks one record per entry);
 the previous version's rows of the entries that did not change are kept in their order, and the
 rows of each changed entry still present follow, sorted, keeping the `added_at` the entry first
-had. The previous rows are read batch by batch, never whole. A sync that fetched more records
+had and the `seen_at` when this platform first fetched it. The previous rows are read batch by batch, never whole. A sync that fetched more records
 than `bucket_rows` (a first sync of a large registry) splits the records and the previous rows
 into buckets by a hash of the entry id on local disk first, then merges one bucket at a time: an
 entry's records and rows always share a bucket, so at most about `bucket_rows` records are held
@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.registry.feed import RECORD_METADATA, RECORD_SCHEMA, newest
-from transforms.registry.loaded import normalised_values
+from transforms.registry.feed import RECORD_METADATA, RECORD_SCHEMA, newest, with_columns
+from transforms.registry.loaded import SEEN_COLUMN, normalised_values
 from transforms.registry.versions import QUARANTINE_SCHEMA, SCHEMA, SyncRefused
 
 BUCKET_ROWS = 250_000  # records merged in memory at once (--merge-rows)
@@ -46,14 +46,24 @@ class Merged:
     buckets: int = 1
 
 
-def _rows(changes: pa.Table, source: str, added_at: Dict[str, str]) -> Tuple[pa.Table, pa.Table]:
+def _kept_or(rows: pa.Table, kept: Dict[str, str], fresh: pa.Array) -> pa.Array:
+    """Per row, what the previous version kept for its entry (`kept`: entry id -> text), else `fresh`."""
+    earlier = pc.index_in(rows["entry_id"], value_set=pa.array(list(kept), pa.string()))
+    return pc.if_else(pc.is_null(earlier), fresh, pc.take(pa.array(list(kept.values()), pa.string()), earlier))
+
+
+def _iso(seconds: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.strftime(pc.cast(seconds, pa.timestamp("s", tz="UTC")), "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _rows(changes: pa.Table, source: str, added_at: Dict[str, str], seen_at: Dict[str, str]) -> Tuple[pa.Table, pa.Table]:
     """The rows of the entries still present, one per signal: valid ones, and those with a
     malformed value (an entry without any signal is one quarantined row). Columnar but for the
     values' own validation."""
     present = changes.filter(pc.invert(changes["removed"])).combine_chunks()  # list indices are per chunk
     empty = pc.equal(pc.list_value_length(present["signal_types"]), 0)
     signed = present.filter(pc.invert(empty))
-    kept = ["entry_id", "updated_at", *RECORD_METADATA]
+    kept = ["entry_id", "updated_at", "fetched_at", *RECORD_METADATA]
     rows = signed.select(kept).take(pc.list_parent_indices(signed["signal_types"]))
     types = pc.list_flatten(signed["signal_types"]).combine_chunks()
     values, reasons = normalised_values(types, pc.list_flatten(signed["signal_values"]).combine_chunks())
@@ -62,13 +72,11 @@ def _rows(changes: pa.Table, source: str, added_at: Dict[str, str]) -> Tuple[pa.
     nothing = pa.array([""] * lonely.num_rows, pa.string())
     types, values = pa.concat_arrays([types, nothing]), pa.concat_arrays([values, nothing])
     reasons = pa.concat_arrays([reasons, pa.array(["no_signals"] * lonely.num_rows, pa.string())])
-    updated = pc.strftime(pc.cast(rows["updated_at"], pa.timestamp("s", tz="UTC")), "%Y-%m-%dT%H:%M:%SZ")
-    first_seen = pa.array(list(added_at.values()), pa.string())
-    seen_index = pc.index_in(rows["entry_id"], value_set=pa.array(list(added_at), pa.string()))
-    added = pc.if_else(pc.is_null(seen_index), updated, pc.take(first_seen, seen_index))
+    updated = _iso(rows["updated_at"])
     columns = {"entry_id": rows["entry_id"], "signal_type": types, "signal_value": values,
                "source": pa.array([source] * rows.num_rows, pa.string()),
-               **{name: rows[name] for name in RECORD_METADATA}, "added_at": added, "updated_at": updated}
+               **{name: rows[name] for name in RECORD_METADATA}, "added_at": _kept_or(rows, added_at, updated),
+               "updated_at": updated, SEEN_COLUMN: _kept_or(rows, seen_at, _iso(rows["fetched_at"]))}
     table = pa.table(columns).select(SCHEMA.names).cast(SCHEMA)
     malformed = pc.is_valid(reasons)
     quarantined = table.filter(malformed).append_column("reason", reasons.filter(malformed))
@@ -85,7 +93,9 @@ def previous_batches(path: Optional[str], schema: pa.Schema) -> Iterator[pa.Tabl
         return
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            yield from (table.select(schema.names).cast(schema) for table in _row_groups(pq.ParquetFile(f), schema.names))
+            file = pq.ParquetFile(f)
+            present = [name for name in schema.names if name in file.schema_arrow.names]  # older versions lack some
+            yield from (with_columns(table, schema) for table in _row_groups(file, present))
     except Exception as e:
         raise SyncRefused(f"{path} of the previous version cannot be read: {type(e).__name__}: {e}") from None
 
@@ -165,13 +175,15 @@ def _merge_bucket(previous: Iterable[pa.Table], quarantined: Iterable[pa.Table],
     changes = newest(records)
     changed = changes["entry_id"]
     added_at: Dict[str, str] = {}
+    seen_at: Dict[str, str] = {}
     for batches, target in ((previous, out), (quarantined, quarantine)):
         for batch in batches:
             hit = pc.is_in(batch["entry_id"], value_set=changed)
             touched = batch.filter(hit)
             added_at.update(zip(touched["entry_id"].to_pylist(), touched["added_at"].to_pylist()))
+            seen_at.update((e, t) for e, t in zip(touched["entry_id"].to_pylist(), touched[SEEN_COLUMN].to_pylist()) if t)
             target.write(batch.filter(pc.invert(hit)))
-    valid, malformed = _rows(changes, source, added_at)
+    valid, malformed = _rows(changes, source, added_at, seen_at)
     out.write(valid)
     quarantine.write(malformed)
     merged.changed += changes.num_rows

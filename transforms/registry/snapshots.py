@@ -11,6 +11,7 @@ import ctypes
 import io
 import posixpath
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -44,6 +45,9 @@ class Snapshot:
 
     version: str
     files: Tuple[str, ...]
+    # When the version was published (its marker's or its file's time, UTC ISO): the time an
+    # entry was seen when the registry does not say (a registry written by hand)
+    published_at: Optional[str] = None
 
 
 # ---------------------------------------------------------------------------- finding the snapshot
@@ -71,7 +75,7 @@ def resolve_snapshot(uri: str) -> Snapshot:
     if uri.lower().endswith(SNAPSHOT_SUFFIXES):
         if not _exists(uri):
             raise RegistryRefused(f"registry file {uri} does not exist")
-        return Snapshot(posixpath.splitext(posixpath.basename(uri))[0], (uri,))
+        return Snapshot(posixpath.splitext(posixpath.basename(uri))[0], (uri,), _written_at(uri))
     if not is_remote(uri) and not _exists(uri):  # buckets have no folders to check
         raise RegistryRefused(f"registry {uri} does not exist")
     if _exists(FileSystems.join(uri, SUCCESS_MARKER)):
@@ -87,7 +91,16 @@ def resolve_snapshot(uri: str) -> Snapshot:
     files = [f for suffix in SNAPSHOT_SUFFIXES for f in _matching(FileSystems.join(folder, "*" + suffix))]
     if not files:
         raise RegistryRefused(f"registry version {folder} holds no .csv or .parquet file")
-    return Snapshot(posixpath.basename(folder), tuple(sorted(files)))
+    return Snapshot(posixpath.basename(folder), tuple(sorted(files)), _written_at(FileSystems.join(folder, SUCCESS_MARKER)))
+
+
+def _written_at(path: str) -> Optional[str]:
+    """A file's last change, UTC ISO, or None where the store does not say."""
+    try:
+        seconds = FileSystems.match([path])[0].metadata_list[0].last_updated_in_seconds
+    except Exception:  # noqa: BLE001 -- a time we cannot read is only a time we do not know
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat() if seconds else None
 
 
 # ---------------------------------------------------------------------------- reading the files
@@ -233,6 +246,7 @@ def _parquet_batches(path: str, data: bytes) -> Batches:
 def load_registry(snapshot: Snapshot, max_reject_share: float = DEFAULT_MAX_REJECT_SHARE) -> Registry:
     """Read and validate every file of a snapshot. Raises RegistryRefused for an unusable one."""
     registry = _read(snapshot)
+    registry.published_at = snapshot.published_at
     _trim_heap()  # the files' bytes and batches are gone by now
     _check_usable(registry, max_reject_share)
     return registry

@@ -20,12 +20,13 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.registry.feed import RECORD_METADATA
+from transforms.registry.loaded import SEEN_COLUMN
 from transforms.registry.snapshots import SUCCESS_MARKER, complete_versions
 from transforms.storage.objects import is_remote
 
 MANIFEST = "manifest.json"
 QUARANTINE = "quarantine"
-COLUMNS = ("entry_id", "signal_type", "signal_value", "source") + RECORD_METADATA + ("added_at", "updated_at")
+COLUMNS = ("entry_id", "signal_type", "signal_value", "source") + RECORD_METADATA + ("added_at", "updated_at", SEEN_COLUMN)
 VERSION_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
 SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 _COPY_BYTES = 8 << 20

@@ -1,0 +1,70 @@
+"""The 48-hour clock: for the matches of a report, how long each took from the moment this
+platform first saw its registry entry (`entry_seen_at`) to being found (`found_at`) and to a
+reviewer's verdict (`reviewed_at`), in aggregate (median, 95th percentile, worst), and which
+matches still wait for a verdict although their entry was seen longer ago than the deadline.
+
+Until an action log exists, a verdict is the last step this project records: "late" means no
+verdict yet. Matches of runs written before these times were kept have none, and are counted
+as such rather than guessed.
+"""
+from datetime import datetime, timezone
+from typing import Dict, List, Optional, Sequence
+
+from transforms.reports.view import Report, is_held
+
+DEADLINE_H = 48.0
+
+
+def _moment(value) -> Optional[datetime]:
+    """A time from a match row (a datetime) or a review (ISO text), as an aware UTC datetime."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def hours_between(earlier, later) -> Optional[float]:
+    start, end = _moment(earlier), _moment(later)
+    return (end - start).total_seconds() / 3600 if start and end else None
+
+
+def spread(values: Sequence[float]) -> Optional[Dict[str, float]]:
+    """Median, 95th percentile (nearest rank) and worst of some durations, or None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, -(-95 * len(ordered) // 100) - 1)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return {"median": median, "p95": ordered[rank], "worst": ordered[-1]}
+
+
+def is_late(row: Dict, review: Optional[Dict], now: datetime, deadline_h: float = DEADLINE_H) -> bool:
+    """No verdict yet, and the entry was seen longer ago than the deadline."""
+    waited = hours_between(row.get("entry_seen_at"), now)
+    return review is None and waited is not None and waited > deadline_h
+
+
+def _said(name: str, durations: Sequence[float], unknown: int) -> str:
+    numbers = spread(durations)
+    if numbers is None:
+        return f"{name}: no match with both times" + (f" ({unknown:,} without them)" if unknown else "")
+    return (f"{name}: median {numbers['median']:.1f} h, 95th percentile {numbers['p95']:.1f} h, worst "
+            f"{numbers['worst']:.1f} h over {len(durations):,} match(es)" + (f"; {unknown:,} without times" if unknown else ""))
+
+
+def clock_lines(report: Report, now: datetime, deadline_h: float = DEADLINE_H) -> List[str]:
+    """The report's clock section, as text lines."""
+    rows = [r for r in report.matches if not is_held(report, r)]
+    to_find = [hours_between(r.get("entry_seen_at"), r.get("found_at")) for r in rows]
+    reviewed = [(r, report.reviews[r["match_id"]]) for r in rows if r["match_id"] in report.reviews]
+    to_review = [hours_between(r.get("found_at"), v.get("reviewed_at")) for r, v in reviewed]
+    late = [r for r in rows if is_late(r, report.reviews.get(r["match_id"]), now, deadline_h)]
+    lines = ["the clock (from the entry first seen on this platform):",
+             "  " + _said("to find", [h for h in to_find if h is not None], to_find.count(None)),
+             "  " + _said("found to verdict", [h for h in to_review if h is not None], to_review.count(None)),
+             f"  waiting for a verdict although the entry was seen more than {deadline_h:g} h ago "
+             f"(at {now.strftime('%Y-%m-%dT%H:%M:%SZ')}): {len(late):,}"]
+    for row in sorted(late, key=lambda r: _moment(r["entry_seen_at"]))[:10]:
+        lines.append(f"    {row['match_id']}  {row['entry_id']}  seen {hours_between(row['entry_seen_at'], now):.1f} h ago")
+    return lines
