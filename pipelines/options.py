@@ -10,7 +10,7 @@ import os
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError
-from transforms.matching.matcher import MatchSettings
+from transforms.matching.matcher import MatchSettings, parse_source_limits
 from transforms.registry.snapshots import DEFAULT_MAX_REJECT_SHARE
 from transforms.signals import signal_options
 
@@ -65,6 +65,9 @@ def _add_match_arguments(group) -> None:
                        help="Also match rotated and mirrored copies (the default).")
     group.add_argument("--no_dihedral", dest="dihedral", action="store_false",
                        help="Match pictures only as they are.")
+    group.add_argument("--source_thresholds", default="",
+                       help="Stricter limits for one registry source's entries: SIGNAL:SOURCE=MAX,... such as "
+                            "pdq:stopncii=20 (matches of that source farther than MAX are not reported).")
 
 
 def check_match_options(options) -> None:
@@ -74,8 +77,13 @@ def check_match_options(options) -> None:
     for name, low, high in bounds:
         if not low <= getattr(options, name) <= high:
             raise UsageError(f"--{name} must be between {low} and {high}")
+    try:
+        parse_source_limits(options.source_thresholds)
+    except ValueError as e:
+        raise UsageError(f"--source_thresholds {e}") from None
 
 
 def match_settings(options) -> MatchSettings:
     return MatchSettings(options.min_quality, options.min_matched_frame_share, options.min_registry_frame_share,
-                         options.dihedral, tuple((o.name, getattr(options, o.name)) for o in signal_options()))
+                         options.dihedral, tuple((o.name, getattr(options, o.name)) for o in signal_options()),
+                         parse_source_limits(options.source_thresholds))

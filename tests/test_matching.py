@@ -133,3 +133,21 @@ def test_packing_round_trips():
 def test_index_rejects_mismatched_ids(index):
     with pytest.raises(ValueError):
         index(np.zeros((2, 32), np.uint8), np.arange(3))
+
+
+def test_a_source_limit_drops_that_source_s_farther_matches_only(tmp_path):
+    from tests.conftest import registry_csv, write
+    from transforms.matching.matcher import parse_source_limits
+    from transforms.registry.snapshots import Snapshot, load_registry
+
+    path = str(tmp_path / "r.csv")
+    write(path, registry_csv([("N-1", "pdq", flip(BASE, 12), "ncmec", "m"), ("S-1", "pdq", flip(BASE, 12), "stopncii", "m"),
+                              ("S-2", "pdq", flip(BASE, 4), "stopncii", "m")]))
+    index = RegistryIndex(load_registry(Snapshot("v1", (path,))))
+    frames = media([FrameHash(bytes.fromhex(BASE), 90)])
+    assert [m.entry_id for m in match_media(frames, index, MatchSettings())] == ["N-1", "S-1", "S-2"]
+    limited = MatchSettings(source_limits=parse_source_limits("pdq:stopncii=10"))
+    assert [(m.entry_id, m.distance) for m in match_media(frames, index, limited)] == [("N-1", 12), ("S-2", 4)]
+    for bad in ("pdna:stopncii=3", "pdq:stopncii", "pdq=3", "tmk_pdqf:x=1", "pdq:x=-1"):
+        with pytest.raises(ValueError):
+            parse_source_limits(bad)

@@ -34,6 +34,9 @@ class MatchSettings:
     dihedral: bool = True  # also match the rotations and mirrors of each picture
     # the signal types' own options (name, value), e.g. (("pdq_threshold", 30),); the rest: defaults
     signal_options: Tuple[Tuple[str, object], ...] = ()
+    # stricter limits for one registry source: (signal type, source, largest distance that matches),
+    # e.g. (("pdq", "stopncii", 20),): a platform's own judgement of one registry's near matches
+    source_limits: Tuple[Tuple[str, str, int], ...] = ()
 
     def option_values(self) -> Dict[str, object]:
         """Every signal type's option by name: as set here, else its default."""
@@ -51,6 +54,33 @@ class MatchSettings:
         """What the signal type's index query takes: the largest distance that matches (0 for an
         exact type), or the type's own thresholds."""
         return signal.threshold(self.option_values())
+
+
+def parse_source_limits(text: str) -> Tuple[Tuple[str, str, int], ...]:
+    """`SIGNAL:SOURCE=MAX,...` (such as `pdq:stopncii=20`) as MatchSettings.source_limits; a
+    ValueError saying what is wrong otherwise."""
+    limits = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kind, _, rest = item.partition(":")
+        source, _, limit = rest.partition("=")
+        signal = SIGNALS.get(kind)
+        if signal is None or not signal.has_distance:
+            raise ValueError(f"{item!r}: {kind!r} is not a signal type with distances "
+                             f"({', '.join(n for n, s in SIGNALS.items() if s.has_distance)})")
+        if not source or not limit.isdigit():
+            raise ValueError(f"{item!r} is not SIGNAL:SOURCE=MAX, such as pdq:stopncii=20")
+        limits.append((kind, source, int(limit)))
+    return tuple(limits)
+
+
+def _within_source_limits(signal: Signal, found, registry: Registry, settings: MatchSettings):
+    """The (query, row, distance) pairs found, less those beyond their entry's source's limit."""
+    limits = {source: limit for kind, source, limit in settings.source_limits if kind == signal.name}
+    if not limits or "source" not in registry.metadata_columns or not len(found[1]):
+        return found
+    sources = registry.columns.column("source").take(pa.array(found[1], pa.int64())).to_pylist()
+    keep = np.array([distance <= limits.get(source, distance) for distance, source in zip(found[2], sources)])
+    return tuple(np.asarray(part)[keep] for part in found)
 
 
 @dataclass(frozen=True)
@@ -129,6 +159,7 @@ def _signal_matches(signal: Signal, media: MediaHashes, index: RegistryIndex, se
         return []
     queries = [h for h in usable if settings.queried(h.quality, h.variant)]
     found = index.indexes[signal.name].query(signal.pack([h.value for h in queries]), settings.threshold(signal))
+    found = _within_source_limits(signal, found, registry, settings)
     best = {}  # entry -> (distance, query, registry row): the closest pair, earliest query first
     frames_of_entry = defaultdict(set)  # entry -> times of the frames that matched it
     rows_of_entry = defaultdict(set)  # entry -> its registry rows that were found
