@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import scan
-from tests.conftest import registry_csv, write
+from tests.conftest import add_version, write
 from tests.media import encode, pdq_of_rgb, photo
 
 NEVER = ["--compact_share=1", "--compact_after_runs=1000000"]
@@ -105,8 +105,7 @@ def main(argv=None) -> int:
                 write(os.path.join(media, name), picture(next_seed))
         stored = sorted(seeds.values())[n]  # a stored photo's entry arrives tonight
         entries.append((f"E-{n}", "pdq", pdq_of_rgb(np.asarray(photo(stored, 320, 240))).pdq.hex(), "tid", "m"))
-        write(os.path.join(registry, f"v{n:03d}", "entries.csv"), registry_csv(entries))
-        write(os.path.join(registry, f"v{n:03d}", "_SUCCESS"), b"")
+        add_version(registry, f"v{n:03d}", entries)
         for config, flags in (("compacting", []), ("never", NEVER)):
             wall, cpu, summaries[config] = night(media, registry, os.path.join(base, config), flags)
             times[config].append((wall, cpu))

@@ -23,7 +23,7 @@ import time
 import pyarrow.parquet as pq
 
 from benchmarks.image_hashing import HERE
-from tests.conftest import registry_csv, write
+from tests.conftest import add_version, write
 from tests.media import encode, photo
 
 
@@ -72,8 +72,7 @@ def main(argv=None) -> int:
     media, registry = os.path.join(base, "media"), os.path.join(base, "registry")
     for i in range(args.photos):
         write(os.path.join(media, f"p{i:05d}.jpg"), encode(photo(30_000 + i), "JPEG", quality=85))
-    write(os.path.join(registry, "v1", "entries.csv"), registry_csv([("E-1", "md5", "0" * 32, "tid", "m")]))
-    write(os.path.join(registry, "v1", "_SUCCESS"), b"")
+    add_version(registry, "v1", [("E-1", "md5", "0" * 32, "tid", "m")])
     flags = [f"--store_file_rows={args.store_file_rows}"]
     wall, cpu, full = scan(media, registry, os.path.join(base, "full"), flags)
     output = os.path.join(base, "resumed")

@@ -14,7 +14,6 @@ or with --send the API's only reason for that fingerprint type), PUT to
 TAKEDOWN_STOPNCII_KEYS holds a third key, that one. Exit 2 with one line when it cannot be done.
 """
 import argparse
-import os
 import sys
 from typing import List, Optional
 
@@ -25,6 +24,7 @@ from transforms.registry.feeds import FEEDS
 from transforms.registry.http import FeedError
 from transforms.reports.reviews import read_reviews
 from transforms.reports.view import ReportError
+from transforms.storage import files
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,9 +50,7 @@ def feedback(argv: List[str]) -> None:
     reviews = read_reviews(args.output)
 
     def write(relative: str, data: bytes) -> None:  # DIR/FEED/NAME: the feed names its files as data, never paths
-        path = os.path.join(args.out, feed.name, relative)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
+        with files.create(files.join(args.out, feed.name, relative)) as f:
             f.write(data)
 
     count = feed.feedback(args, reviews, write, lambda: credentials(feed.name, args.credentials_file), _say)

@@ -33,7 +33,7 @@ from transforms.registry.cache import CachedRegistry
 from transforms.registry.snapshots import Snapshot, resolve_snapshot
 from transforms.reports.writers import WriteMatches, WriteRows, WriteSummary, reject_rows
 from transforms.schemas import REGISTRY_REJECT_SCHEMA
-from transforms.store.commits import (Commit, CommitUnlessMoved, WriteMarkers, commit_document, latest_commit,
+from transforms.store.commits import (Commit, WriteMarkers, commit_document, commit_marker, latest_commit,
                                       report_marker)
 from transforms.store.hash_store import ReadStored, WriteHashStore
 from transforms.store.standing import ReadPreviousRun, WriteActive
@@ -103,8 +103,9 @@ def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
     # matched against every entry of the version: the next night's new entries are those after it
     registry_version, files = ((plan.commit.registry_version, plan.commit.registry_files) if plan.since
                                else (plan.registry.version, plan.snapshot_files))
-    committed = p | "CommitStore" >> CommitUnlessMoved(
-        job.hashes, plan.commit.run_id, commit_document(plan.run_id, registry_version, files), store)
+    committed = p | "CommitStore" >> WriteMarkers(
+        [commit_marker(job.hashes, commit_document(plan.run_id, registry_version, files))], store,
+        unless_moved=(job.hashes, plan.commit.run_id))
     written = [
         committed,
         matches | "WriteMatches" >> WriteMatches(FileSystems.join(plan.run_dir, "matches"), plan.registry),

@@ -21,6 +21,7 @@ from typing import List, Optional
 
 from pipelines.config import OneLineParser, UsageError, run_command
 from transforms.reports.clock import DEADLINE_H, clock_lines
+from transforms.schemas import utc_time
 from transforms.reports.page import render_page
 from transforms.reports.reviews import read_reviews
 from transforms.reports.view import (MAX_MATCH_SHARE, MAX_MATCHES_PER_ENTRY, ReportError, choose_runs,
@@ -61,10 +62,9 @@ def report(argv: List[str]) -> None:
     if args.deadline_h <= 0:
         raise UsageError("--deadline_h must be more than 0")
     try:
-        now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
+        now = utc_time(args.now) or datetime.now(timezone.utc)
     except ValueError:
         raise UsageError(f"--now {args.now!r} is not an ISO 8601 time such as 2026-12-07T09:00:00Z") from None
-    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     chosen = read_report(args.output, choose_runs(args.output, args.run, args.since))
     chosen.reviews = read_reviews(args.output)
     flood_guard(chosen, args.max_matches_per_entry, args.max_match_share)

@@ -42,6 +42,12 @@ def registry_csv(rows, columns=("entry_id", "signal_type", "signal_value", "sour
     return ("\n".join([",".join(columns)] + [",".join(r) for r in rows]) + "\n").encode()
 
 
+def add_version(root, version: str, rows) -> None:
+    """A complete registry version ROOT/VERSION/ of these rows, as a registry written by hand."""
+    write(os.path.join(root, version, "entries.csv"), registry_csv(rows))
+    write(os.path.join(root, version, "_SUCCESS"), b"")
+
+
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
     """A registry root and a media folder. Returns a dict of paths and expectations."""

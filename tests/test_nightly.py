@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from pipelines import rematch, scan
-from tests.conftest import REPO, registry_csv, write
+from tests.conftest import REPO, add_version, write
 from tests.media import encode, pdq_of_rgb, photo, with_bars
 from apache_beam.testing.test_pipeline import TestPipeline
 from transforms.reports.view import read_report, render_text
-from transforms.store.commits import CommitUnlessMoved, all_commits, commit_document, commit_marker
+from transforms.store.commits import WriteMarkers, all_commits, commit_document, commit_marker
 
 # file -> the picture it holds (a seed of tests.media.photo) and how it is stored
 FILES = {
@@ -47,11 +47,6 @@ def stored(seed: int, how: str) -> bytes:
 
 def entry(name: str, seed: int):
     return (name, "pdq", pdq_of_rgb(np.asarray(photo(seed))).pdq.hex(), "take_it_down", "m1")
-
-
-def add_version(root, version: str, rows) -> None:
-    write(os.path.join(root, version, "entries.csv"), registry_csv(rows))
-    write(os.path.join(root, version, "_SUCCESS"), b"")
 
 
 def scramble_unchanged(media: str) -> None:
@@ -258,7 +253,8 @@ def test_a_run_that_read_a_store_another_run_has_moved_on_does_not_commit_to_it(
         write(path, content)
     with TestPipeline() as p:
         for run, expected in (("r3", "r1"), ("r4", "r2")):
-            p | f"Commit-{run}" >> CommitUnlessMoved(hashes, expected, commit_document(run, "v1", ["f"]), [])
+            p | f"Commit-{run}" >> WriteMarkers([commit_marker(hashes, commit_document(run, "v1", ["f"]))], [],
+                                                unless_moved=(hashes, expected))
     assert [c.run_id for c in all_commits(hashes)] == ["r1", "r2", "r4"]
 
 

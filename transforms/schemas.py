@@ -1,11 +1,21 @@
 """The Parquet schemas of every output: the single source for writers, readers and tests."""
-from typing import Sequence
+from datetime import datetime, timezone
+from typing import Optional, Sequence
 
 import pyarrow as pa
 
 from transforms.signals import SIGNALS, score_columns
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def utc_time(value) -> Optional[datetime]:
+    """A time as the UTC_TIMESTAMP columns hold it, from a datetime or ISO 8601 text (UTC where it
+    names no zone); None for none. A ValueError for text that is not a time."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 # The hash store's objects/: one row per hashed object, with every hash a match needs, in binary.
 # For each signal type S: S (the hashes), S_variant ("original", "trimmed", "trimmed/rotate90",

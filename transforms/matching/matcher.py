@@ -22,6 +22,7 @@ from transforms.records import MediaHashes
 from transforms.registry.loaded import SEEN_COLUMN, Registry
 from transforms.registry.cache import CachedRegistry, Tables
 from transforms.registry.snapshots import Snapshot
+from transforms.schemas import utc_time
 from transforms.signals import SIGNALS, score_columns, signal_options
 from transforms.signals.base import Index, Signal, is_derived
 
@@ -221,12 +222,11 @@ def match_row(match: Match, media: MediaHashes, registry: Registry, plan: MatchP
 
 
 def _time(text: Optional[str]) -> Optional[datetime]:
-    """A registry's time (ISO 8601; UTC when it names no zone), or None when absent or unreadable."""
+    """A registry's time, or None when absent or unreadable (the registry's text is data)."""
     try:
-        moment = datetime.fromisoformat(text) if text else None
+        return utc_time(text)
     except ValueError:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
 
 
 class MatchHashes(beam.DoFn):

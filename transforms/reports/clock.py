@@ -7,24 +7,18 @@ Until an action log exists, a verdict is the last step this project records: "la
 verdict yet. Matches of runs written before these times were kept have none, and are counted
 as such rather than guessed.
 """
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Dict, List, Optional, Sequence
 
 from transforms.reports.view import Report, is_held
+from transforms.schemas import utc_time
 
 DEADLINE_H = 48.0
 
 
-def _moment(value) -> Optional[datetime]:
-    """A time from a match row (a datetime) or a review (ISO text), as an aware UTC datetime."""
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def hours_between(earlier, later) -> Optional[float]:
-    start, end = _moment(earlier), _moment(later)
+    """Hours from one time to another (datetimes of match rows, ISO text of reviews), or None."""
+    start, end = utc_time(earlier), utc_time(later)
     return (end - start).total_seconds() / 3600 if start and end else None
 
 
@@ -65,6 +59,6 @@ def clock_lines(report: Report, now: datetime, deadline_h: float = DEADLINE_H) -
              "  " + _said("found to verdict", [h for h in to_review if h is not None], to_review.count(None)),
              f"  waiting for a verdict although the entry was seen more than {deadline_h:g} h ago "
              f"(at {now.strftime('%Y-%m-%dT%H:%M:%SZ')}): {len(late):,}"]
-    for row in sorted(late, key=lambda r: _moment(r["entry_seen_at"]))[:10]:
+    for row in sorted(late, key=lambda r: utc_time(r["entry_seen_at"]))[:10]:
         lines.append(f"    {row['match_id']}  {row['entry_id']}  seen {hours_between(row['entry_seen_at'], now):.1f} h ago")
     return lines

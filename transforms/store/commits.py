@@ -124,50 +124,40 @@ def commit_marker(hashes_uri: str, document: Dict) -> Tuple[str, bytes]:
     return path, json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
 
 
-def _write_markers(_, markers: Sequence[Tuple[str, bytes]], *written) -> None:
+def _moved_on(hashes_uri: str, expected_run: str) -> bool:
+    """Whether the store's last commit is no longer the run a run started from (and say so)."""
+    latest = latest_commit(hashes_uri)
+    if latest is not None and latest.run_id == expected_run:
+        return False
+    logging.getLogger("takedown_scan").warning(
+        "the hash store moved on to run %s while this run read run %s: this run is not committed to it",
+        latest.run_id if latest else None, expected_run)
+    return True
+
+
+def _write_markers(_, markers: Sequence[Tuple[str, bytes]], unless_moved: Optional[Tuple[str, str]], *written) -> bool:
+    if unless_moved and _moved_on(*unless_moved):
+        return False
     for path, content in markers:  # in order: the store's marker last
         with FileSystems.create(path) as f:
             f.write(content)
+    return True
 
 
 class WriteMarkers(beam.PTransform):
     """Once every PCollection of `after` (the run's writes) is complete, write `markers` (path,
-    content) in order: a scan's report marker, then its commit marker."""
+    content) in order: a scan's report marker, then its commit marker. With `unless_moved`
+    (hashes_uri, run_id), only if the store's last commit is still that run: a run that read the
+    store while another committed (a rematch beside a nightly scan) must not set the state back."""
 
-    def __init__(self, markers: Sequence[Tuple[str, bytes]], after: Sequence[beam.PCollection]):
+    def __init__(self, markers: Sequence[Tuple[str, bytes]], after: Sequence[beam.PCollection],
+                 unless_moved: Optional[Tuple[str, str]] = None):
         super().__init__()
         self._markers = tuple(markers)
         self._after = after
+        self._unless_moved = unless_moved
 
     def expand(self, pbegin):
         waits = [beam.pvalue.AsList(pcoll) for pcoll in self._after]
-        return pbegin | "Once" >> beam.Impulse() | "WriteMarkers" >> beam.Map(_write_markers, self._markers, *waits)
-
-
-def _commit_unless_moved(_, hashes_uri: str, expected_run: str, marker: Tuple[str, bytes], *written) -> bool:
-    latest = latest_commit(hashes_uri)
-    if latest is None or latest.run_id != expected_run:
-        logging.getLogger("takedown_scan").warning(
-            "the hash store moved on to run %s while this run read run %s: this run is not committed to it",
-            latest.run_id if latest else None, expected_run)
-        return False
-    _write_markers(None, [marker])
-    return True
-
-
-class CommitUnlessMoved(beam.PTransform):
-    """Once every PCollection of `after` is complete, write the store's commit marker, but only if
-    the store's last commit is still the run this one started from: a run that read the store
-    while another committed (a rematch beside a nightly scan) must not set the state back."""
-
-    def __init__(self, hashes_uri: str, expected_run: str, document: Dict, after: Sequence[beam.PCollection]):
-        super().__init__()
-        self._hashes_uri = hashes_uri
-        self._expected_run = expected_run
-        self._marker = commit_marker(hashes_uri, document)
-        self._after = after
-
-    def expand(self, pbegin):
-        waits = [beam.pvalue.AsList(pcoll) for pcoll in self._after]
-        return pbegin | "Once" >> beam.Impulse() | "Commit" >> beam.Map(
-            _commit_unless_moved, self._hashes_uri, self._expected_run, self._marker, *waits)
+        return pbegin | "Once" >> beam.Impulse() | "WriteMarkers" >> beam.Map(
+            _write_markers, self._markers, self._unless_moved, *waits)

@@ -15,7 +15,6 @@ threshold, or after a number of runs (the files a night adds); `takedown-scan co
 on demand. The facts are read from Parquet footers and commit markers, not from the rows.
 """
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from typing import Dict, List, Sequence
@@ -86,13 +85,11 @@ def should_compact(facts: StoreFacts, settings: CompactionSettings) -> bool:
 
 
 def _delete_folder(folder: str) -> None:
-    """A folder and all below it (gs:// and s3:// by prefix "folder/", a local one as a tree), or one file."""
+    """A folder and all below it: gs:// and s3:// by prefix ("folder/"), a local one as a tree."""
     if is_remote(folder):
-        FileSystems.delete([folder if FileSystems.exists(folder) else folder + "/"])
-    elif os.path.isdir(folder):
-        shutil.rmtree(folder)
+        FileSystems.delete([folder + "/"])
     else:
-        os.remove(folder)
+        shutil.rmtree(folder)
 
 
 def collect_garbage(hashes_uri: str, commits: Sequence[Commit]) -> int:
@@ -106,19 +103,22 @@ def collect_garbage(hashes_uri: str, commits: Sequence[Commit]) -> int:
     oldest_kept = compactions[-1].run_id if compactions else ""
     recent = {commit.run_id for commit in commits[-2:]}
     committed = {commit.run_id for commit in commits}
-    folders = []
+    folders, files = [], []
     for run, parts in sorted(run_parts(hashes_uri).items()):
         folder = FileSystems.join(hashes_uri, f"run={run}")
         if run < oldest_kept or (run not in committed and run < min(recent)):
             folders.append(folder)
         elif run in committed:
-            done = ("adopted", SETTINGS_FILE) + (("state", "active") if run not in recent else ())
+            done = ("adopted",) + (("state", "active") if run not in recent else ())
             folders += [FileSystems.join(folder, part) for part in done if part in parts]
+            files += [FileSystems.join(folder, SETTINGS_FILE)] if SETTINGS_FILE in parts else []
     for folder in folders:
         _delete_folder(folder)
-    if folders:
-        LOG.info("hash store: %d folder(s) or file(s) no later run reads deleted", len(folders))
-    return len(folders)
+    if files:
+        FileSystems.delete(files)
+    if folders or files:
+        LOG.info("hash store: %d folder(s) and %d file(s) no later run reads deleted", len(folders), len(files))
+    return len(folders) + len(files)
 
 
 def plan_compaction(hashes_uri: str, settings: CompactionSettings, force: bool = False):
