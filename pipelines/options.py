@@ -11,6 +11,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError
 from transforms.matching.matcher import MatchSettings, parse_source_limits
+from transforms.matching.suppression import Suppression, SuppressionError, list_folder, read_list
 from transforms.registry.snapshots import DEFAULT_MAX_REJECT_SHARE
 from transforms.signals import signal_options
 
@@ -26,6 +27,8 @@ class JobOptions(PipelineOptions):
         group.add_argument("--output", help="Where run=RUN_ID/ folders of reports are written.")
         group.add_argument("--hashes", help="The hash store (default: OUTPUT/hashes).")
         group.add_argument("--config", help="A configs/*.yaml file of options; flags override it.")
+        group.add_argument("--suppressions", help="A folder of suppression lists (CSV: kind,value,distance,note): "
+                                                  "matches they cover are counted, not reported (default: OUTPUT/suppressions).")
         _add_match_arguments(group)
 
 
@@ -81,6 +84,14 @@ def check_match_options(options) -> None:
         parse_source_limits(options.source_thresholds)
     except ValueError as e:
         raise UsageError(f"--source_thresholds {e}") from None
+
+
+def suppression_list(options) -> Suppression:
+    """The job's suppression list, read once by the launcher; a bad row is a UsageError."""
+    try:
+        return read_list(list_folder(options.output, options.suppressions))
+    except SuppressionError as e:
+        raise UsageError(str(e)) from None
 
 
 def match_settings(options) -> MatchSettings:

@@ -24,8 +24,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError
 from pipelines.launch import Job, check_writable, launch, new_run_id, store_settings
-from pipelines.options import JobOptions, check_match_options, match_settings
-from transforms.matching.matcher import MatchPlan, MatchSettings
+from pipelines.options import JobOptions, check_match_options, match_settings, suppression_list
+from transforms.matching.matcher import MatchPlan, MatchSettings, SplitSuppressed
+from transforms.matching.suppression import Suppression
 from transforms.matching.new_entries import MatchStored
 from transforms.registry.changes import added_snapshot, registry_changes
 from transforms.registry.loaded import Registry
@@ -59,6 +60,7 @@ class RematchPlan:
     settings: MatchSettings
     max_reject_share: float
     since: Optional[str]
+    suppression: Suppression = Suppression()
 
     @property
     def matching(self) -> MatchPlan:
@@ -86,14 +88,15 @@ def plan_rematch(job: JobOptions, since: Optional[str], now: Optional[datetime] 
         added = registry_changes(before, registry).added
         entries, to_match = len(added), added_snapshot(registry, added, run_dir)
     return RematchPlan(run_id, now, run_dir, commit, registry, to_match, tuple(snapshot.files), entries,
-                       match_settings(job), job.max_registry_reject_share, since)
+                       match_settings(job), job.max_registry_reject_share, since, suppression_list(job))
 
 
 def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
     job = options.view_as(JobOptions)
     state, active = p | "StoredObjects" >> ReadPreviousRun(job.hashes, plan.commit)
     stored = state | "ReadStored" >> ReadStored(job.hashes)
-    matches, rematched = stored | "MatchStored" >> MatchStored(plan.to_match, plan.matching, found_by="rematch")
+    found, rematched = stored | "MatchStored" >> MatchStored(plan.to_match, plan.matching, found_by="rematch")
+    matches, suppressed = found | "Suppress" >> SplitSuppressed(plan.suppression)
     nothing_hashed = p | "NothingHashed" >> beam.Create([])
     store = [
         *((nothing_hashed, nothing_hashed, state, p | "NothingRewritten" >> beam.Create([]))
@@ -124,8 +127,9 @@ def build(p: beam.Pipeline, options: RematchOptions, plan: RematchPlan) -> None:
                 "registry_rejected": len(plan.registry.rejects),
                 "since": plan.since,
                 "entries_matched": plan.entries_matched,
+                "suppression_rows": plan.suppression.rows,
             },
-            counted={"rematched_objects": rematched, "matches": matches},
+            counted={"rematched_objects": rematched, "matches": matches, "suppressed": suppressed},
         ),
     ]
     p | "Commit" >> WriteMarkers([report_marker(plan.run_dir, plan.run_id)], written)

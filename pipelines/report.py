@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import List, Optional
 
 from pipelines.config import OneLineParser, UsageError, run_command
+from transforms.matching.suppression import SuppressionError, list_folder, read_list
 from transforms.reports.clock import DEADLINE_H, clock_lines
 from transforms.schemas import utc_time
 from transforms.reports.page import render_page
@@ -44,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline_h", type=float, default=DEADLINE_H,
                    help=f"Flag matches still without a verdict whose entry was seen longer ago (default {DEADLINE_H:g}).")
     p.add_argument("--now", help="The time the deadline is measured at, ISO 8601 UTC (default: now).")
+    p.add_argument("--suppressions", help="The suppression list's folder (default: OUTPUT/suppressions).")
     return p
 
 
@@ -67,6 +69,7 @@ def report(argv: List[str]) -> None:
         raise UsageError(f"--now {args.now!r} is not an ISO 8601 time such as 2026-12-07T09:00:00Z") from None
     chosen = read_report(args.output, choose_runs(args.output, args.run, args.since))
     chosen.reviews = read_reviews(args.output)
+    chosen.suppression = read_list(list_folder(args.output, args.suppressions))
     flood_guard(chosen, args.max_matches_per_entry, args.max_match_share)
     if args.csv:
         with _file(args.csv, "--csv") as f:
@@ -80,7 +83,7 @@ def report(argv: List[str]) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    return run_command(lambda: report(list(sys.argv[1:] if argv is None else argv)), (ReportError,))
+    return run_command(lambda: report(list(sys.argv[1:] if argv is None else argv)), (ReportError, SuppressionError))
 
 if __name__ == "__main__":
     sys.exit(main())

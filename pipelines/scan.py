@@ -18,8 +18,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import UsageError
 from pipelines.launch import Job, check_bucket, check_packaging, check_writable, launch, new_run_id, store_settings
-from pipelines.options import JobOptions, check_match_options, match_settings
-from transforms.matching.matcher import MatchMedia, MatchPlan, MatchSettings
+from pipelines.options import JobOptions, check_match_options, match_settings, suppression_list
+from transforms.matching.matcher import MatchMedia, MatchPlan, MatchSettings, SplitSuppressed
+from transforms.matching.suppression import Suppression
 from transforms.matching.new_entries import MatchStored
 from transforms.media.costs import CostSettings
 from transforms.media.hashing import HashMedia, HashSettings
@@ -122,6 +123,7 @@ class ScanPlan:
     compact: bool = False  # tonight's run compacts the hash store
     adopted: Tuple[str, ...] = ()  # objects/ files of runs that did not commit, adopted (store/adoption.py)
     store: Optional[StoreFacts] = None  # None: a new store
+    suppression: Suppression = Suppression()  # the platform's false matches (matching/suppression.py)
 
     @property
     def matching(self) -> MatchPlan:
@@ -137,6 +139,7 @@ class ScanPlan:
             "registry_skipped_by_type": dict(sorted(self.registry.skipped_by_type.items())),
             **self.previous.summary(),
             "compacted": self.compact,
+            "suppression_rows": self.suppression.rows,
             **(self.store.summary() if self.store else {}),
         }
 
@@ -240,6 +243,7 @@ def plan_scan(scan: ScanOptions, now: Optional[datetime] = None) -> ScanPlan:
         compact=compact,
         store=store,
         adopted=tuple(adopt(hashes_uri, run_id, hash_settings.fingerprint(), latest_commit(hashes_uri))),
+        suppression=suppression_list(job),
     )
 
 
@@ -260,7 +264,10 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
         hashes_uri, plan.run_id, read=previous.new_entries is not None, compact=plan.compact)
     new_entry_matches, rematched = stored | "MatchStored" >> MatchStored(
         previous.new_entries, plan.matching, standing=previous.standing)
-    matches = (hashed_matches, new_entry_matches) | "AllMatches" >> beam.Flatten()
+    matches, suppressed = (
+        (hashed_matches, new_entry_matches) | "AllMatches" >> beam.Flatten()
+        | "Suppress" >> SplitSuppressed(plan.suppression)
+    )
     errors = (list_errors, unlistable_prefixes, hash_errors) | "AllErrors" >> beam.Flatten()
 
     written = [
@@ -287,6 +294,7 @@ def build(p: beam.Pipeline, scan: ScanOptions, plan: ScanPlan) -> None:
                 "adopted": adopted,
                 "failed": (list_errors, hash_errors),
                 "matches": matches,
+                "suppressed": suppressed,
                 "rematched_objects": rematched,
                 "new_entry_matches": new_entry_matches,
                 "withdrawn_matches": withdrawn,

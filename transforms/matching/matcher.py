@@ -22,6 +22,7 @@ from transforms.records import MediaHashes
 from transforms.registry.loaded import SEEN_COLUMN, Registry
 from transforms.registry.cache import CachedRegistry, Tables
 from transforms.registry.snapshots import Snapshot
+from transforms.matching.suppression import Suppression
 from transforms.schemas import utc_time
 from transforms.signals import SIGNALS, score_columns, signal_options
 from transforms.signals.base import Index, Signal, is_derived
@@ -272,3 +273,26 @@ class MatchMedia(beam.PTransform):
     def expand(self, hashes):
         snapshot = hashes.pipeline | "Snapshot" >> beam.Create([self._snapshot])
         return hashes | "MatchHashes" >> beam.ParDo(self._match, beam.pvalue.AsSingleton(snapshot))
+
+
+class SplitSuppressed(beam.PTransform):
+    """Match rows -> (reported, suppressed): those a suppression list covers are set apart, to be
+    counted and not reported (transforms/matching/suppression.py)."""
+
+    def __init__(self, suppression: Suppression):
+        super().__init__()
+        self._suppression = suppression
+
+    def expand(self, matches):
+        if not self._suppression:
+            return matches, matches | "NoneSuppressed" >> beam.Filter(_never)
+        split = matches | "Split" >> beam.Partition(_suppressed_part, 2, self._suppression)
+        return split[0], split[1]
+
+
+def _never(_) -> bool:
+    return False
+
+
+def _suppressed_part(row: Dict, _parts: int, suppression: Suppression) -> int:
+    return int(suppression.covers(row))

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import pyarrow.parquet as pq
 
+from transforms.matching.suppression import Suppression
 from transforms.schemas import match_columns
 from transforms.storage import files
 
@@ -44,6 +45,7 @@ class Report:
     metadata_columns: Tuple[str, ...] = ()
     held: Set[Tuple[str, str]] = field(default_factory=set)  # (run_id, entry_id) held back
     reviews: Dict[str, Dict] = field(default_factory=dict)  # match_id -> its latest review
+    suppression: Suppression = Suppression()  # the list as it is now: it covers earlier runs' matches too
 
 
 def match_id(row: Dict) -> str:
@@ -121,7 +123,7 @@ def totals(report: Report) -> Counter:
     """The object counts of the chosen runs added up."""
     total = Counter()
     for summary in report.summaries.values():
-        for key in ("listed", "unchanged_skipped", "hashed", "failed"):
+        for key in ("listed", "unchanged_skipped", "hashed", "failed", "suppressed"):
             total[key] += summary.get(key) or 0
     return total
 
@@ -131,9 +133,11 @@ def queue_columns(report: Report) -> Tuple[str, ...]:
 
 
 def queue(report: Report) -> List[Dict]:
-    """The review queue: one row per match not held back and not reviewed yet, newest run first
-    (a match judged a false match never comes back: the same object, entry and signal keep its id)."""
-    rows = [r for r in report.matches if not is_held(report, r) and r["match_id"] not in report.reviews]
+    """The review queue: one row per match not held back, not suppressed and not reviewed yet,
+    newest run first (a match judged a false match never comes back: the same object, entry and
+    signal keep its id)."""
+    rows = [r for r in report.matches if not is_held(report, r) and r["match_id"] not in report.reviews
+            and not report.suppression.covers(r)]
     rows.sort(key=lambda r: (r["run_id"], r["entry_id"], r["uri"]), reverse=True)
     return [{k: r.get(k) for k in queue_columns(report)} for r in rows]
 
@@ -201,6 +205,9 @@ def render_text(report: Report) -> str:
         f"{sum(1 for r in report.matches if is_held(report, r)):,} held back), "
         f"withdrawn: {len(report.withdrawn):,}, objects gone (deleted or replaced): {len(report.deleted):,}",
         f"reviewed: {_verdicts(report)}",
+        f"suppressed (the platform's false matches): {total['suppressed']:,} when found, "
+        f"{sum(1 for r in report.matches if report.suppression.covers(r)):,} more by the list since "
+        f"({report.suppression.rows:,} list rows)",
         "",
     ]
     reviewable = [r for r in report.matches if not is_held(report, r)]
