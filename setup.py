@@ -21,11 +21,13 @@ setup(
         "numba>=0.60",
         "PyYAML>=6",
         "threadpoolctl>=3.1",  # one BLAS thread while hashing (see transforms/media/hashing.py)
+        "bottle>=0.13",  # the review desk's routes (transforms/reports/desk.py): one file, no dependencies
     ],
     extras_require={
         # Where a Dataflow job is launched with --setup_file: Beam packages the project with `python -m build`.
         "dataflow": ["build>=1"],
-        "test": ["pytest>=8", "duckdb>=1.0", "moto[server]>=5", "gcp-storage-emulator>=2024.8", "build>=1"],
+        "test": ["pytest>=8", "duckdb>=1.0", "moto[server]>=5", "gcp-storage-emulator>=2024.8", "build>=1",
+                 "playwright>=1.40"],  # drives Debian's chromium through the review desk (tests/test_desk.py)
     },
     entry_points={"console_scripts": ["takedown-scan=pipelines.cli:run"]},
 )

@@ -6,8 +6,8 @@ import sys
 from typing import List, Optional
 
 # Each command's module is imported only when it runs: those that run no pipeline (report, review,
-# feedback) then start without importing Apache Beam, which alone takes over a second.
-COMMANDS = ("scan", "rematch", "compact", "sync", "report", "review", "feedback", "tmk")
+# serve, feedback) then start without importing Apache Beam, which alone takes over a second.
+COMMANDS = ("scan", "rematch", "compact", "sync", "report", "review", "serve", "feedback", "tmk")
 USAGE = """usage: takedown-scan COMMAND [options]
   scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
            list, hash what is new or changed, match stored hashes against new entries, report
@@ -19,8 +19,10 @@ USAGE = """usage: takedown-scan COMMAND [options]
            fetch what a registry feed changed and write a new version of ROOT
   report   OUTPUT [--run RUN_ID | --since DATE] [--csv FILE] [--html FILE]
            a summary of the runs, the review queue, the entries the flood guard held back
-  review   OUTPUT --match MATCH_ID --verdict confirmed|false_match [--note TEXT]
+  review   OUTPUT --match MATCH_ID --verdict confirmed|false_match [--note TEXT] [--suppress entry|hash]
            record a verdict on a match; later queues leave it out
+  serve    OUTPUT [--port 8765] [--host 127.0.0.1] [--since DATE]
+           the review desk: the queue and its clock in the browser, verdicts recorded from it
   feedback OUTPUT --to ncmec|stopncii --out DIR [--send]
            the verdicts as NCMEC feedback XML or StopNCII SubmitFeedback JSON
   tmk      hash VIDEO... --out DIR | compare A B

@@ -105,9 +105,9 @@ def test_bad_report_requests_are_one_line_and_exit_2(nights, capsys, tmp_path):
 def test_the_console_script_lists_every_command_and_each_has_its_help(capsys):
     assert cli.main(["--help"]) == 0
     listed = capsys.readouterr().out
-    for command in ("scan", "rematch", "sync", "report", "review", "feedback"):
+    for command in ("scan", "rematch", "sync", "report", "review", "serve", "feedback"):
         assert f"\n  {command} " in listed
-    for command in (["report"], ["review"], ["feedback"], ["sync"], ["sync", "ncmec"]):
+    for command in (["report"], ["review"], ["serve"], ["feedback"], ["sync"], ["sync", "ncmec"]):
         with pytest.raises(SystemExit) as exit_:
             cli.main([*command, "--help"])
         assert exit_.value.code == 0
@@ -199,6 +199,7 @@ statuses = [cli.main(["report", output, f"--csv={out}/queue.csv", f"--html={out}
 match = open(f"{out}/queue.csv").readlines()[1].split(",")[0]
 statuses.append(cli.main(["review", output, f"--match={match}", "--verdict=confirmed", "--reviewer=ana"]))
 statuses.append(cli.main(["feedback", output, "--to=stopncii", f"--out={out}"]))
+import pipelines.serve  # noqa: F401,E402 -- the review desk's command, up to serving
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"apache_beam", "numba", "av", "PIL"})
 print(json.dumps({"statuses": statuses, "heavy": heavy}))
 """

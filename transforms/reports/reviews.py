@@ -5,7 +5,7 @@ latest verdict is the one that counts; every earlier one stays in the record.
 import json
 import secrets
 from datetime import datetime
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from transforms.reports.view import ReportError, committed_runs, read_report
 from transforms.storage import files
@@ -36,13 +36,20 @@ def record_review(output: str, match: Dict, verdict: str, note: Optional[str], r
     return path
 
 
-def read_reviews(output: str) -> Dict[str, Dict]:
-    """match_id -> its latest review (files sort by time)."""
-    latest = {}
+def read_history(output: str) -> List[Dict]:
+    """Every review, oldest first (files sort by time): two reviewers' verdicts on one match both."""
+    history = []
     for path in files.matching(output, REVIEWS, "*.json"):
         try:
             review = json.loads(files.read(path))
-            latest[review["match_id"]] = review
-        except (ValueError, KeyError) as e:
+        except ValueError as e:
             raise ReportError(f"review file {path} cannot be read: {type(e).__name__}: {e}") from None
-    return latest
+        if not isinstance(review, dict) or not isinstance(review.get("match_id"), str):
+            raise ReportError(f"review file {path} names no match_id")
+        history.append(review)
+    return history
+
+
+def read_reviews(output: str) -> Dict[str, Dict]:
+    """match_id -> its latest review."""
+    return {review["match_id"]: review for review in read_history(output)}
