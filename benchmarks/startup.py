@@ -44,7 +44,7 @@ def main(argv=None) -> int:
                     f"--registry={os.path.join(SAMPLE, 'registry')}", f"--output={output}"], cwd=HERE, check=True,
                    capture_output=True)
     commands = [["--help"], ["report", "--help"], ["report", output, f"--csv={base}/queue.csv"],
-                ["review", "--help"], ["serve", "--help"], ["feedback", output, "--to=stopncii", f"--out={base}/feedback"]]
+                ["review", "--help"], ["serve", "--help"], ["act", "--help"], ["feedback", output, "--to=stopncii", f"--out={base}/feedback"]]
     print(f"{'command':<36} {'wall s':>7} {'CPU s':>7} | {'baseline wall':>13} {'CPU':>6} | {'ratio wall':>10} {'CPU':>6}")
     for command in commands:
         ours, theirs = [], []

@@ -6,8 +6,8 @@ import sys
 from typing import List, Optional
 
 # Each command's module is imported only when it runs: those that run no pipeline (report, review,
-# serve, feedback) then start without importing Apache Beam, which alone takes over a second.
-COMMANDS = ("scan", "rematch", "compact", "sync", "report", "review", "serve", "feedback", "tmk")
+# serve, act, feedback) then start without importing Apache Beam, which alone takes over a second.
+COMMANDS = ("scan", "rematch", "compact", "sync", "report", "review", "serve", "act", "feedback", "tmk")
 USAGE = """usage: takedown-scan COMMAND [options]
   scan     --media URI --registry URI --output URI [--config FILE] [Beam options]
            list, hash what is new or changed, match stored hashes against new entries, report
@@ -23,6 +23,8 @@ USAGE = """usage: takedown-scan COMMAND [options]
            record a verdict on a match; later queues leave it out
   serve    OUTPUT [--port 8765] [--host 127.0.0.1] [--since DATE]
            the review desk: the queue and its clock in the browser, verdicts recorded from it
+  act      OUTPUT --rules FILE [--dry_run]
+           judged matches into actions: tags, quarantine copies or moves, webhooks; logged once each
   feedback OUTPUT --to ncmec|stopncii --out DIR [--send]
            the verdicts as NCMEC feedback XML or StopNCII SubmitFeedback JSON
   tmk      hash VIDEO... --out DIR | compare A B

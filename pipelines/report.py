@@ -21,6 +21,7 @@ from typing import List, Optional
 
 from pipelines.config import OneLineParser, UsageError, run_command
 from transforms.matching.suppression import SuppressionError, list_folder, read_list
+from transforms.reports.actions import first_done, read_log
 from transforms.reports.clock import DEADLINE_H, clock_lines
 from transforms.schemas import utc_time
 from transforms.reports.page import render_page
@@ -69,6 +70,7 @@ def report(argv: List[str]) -> None:
         raise UsageError(f"--now {args.now!r} is not an ISO 8601 time such as 2026-12-07T09:00:00Z") from None
     chosen = read_report(args.output, choose_runs(args.output, args.run, args.since))
     chosen.reviews = read_reviews(args.output)
+    chosen.acted = first_done(read_log(args.output))
     chosen.suppression = read_list(list_folder(args.output, args.suppressions))
     flood_guard(chosen, args.max_matches_per_entry, args.max_match_share)
     if args.csv:

@@ -50,11 +50,19 @@ def test_times_flow_from_the_registry_to_the_report_and_flag_what_waits_past_the
     assert "seen more than 48 h ago (at " in out and out.rstrip().endswith(": 0")
     out = report(capsys, output, f"--now={at(49)}")
     assert out.split("seen more than 48 h ago")[1].split("\n")[0].endswith(": 1")
-    assert "E-790  seen 49.0 h ago" in out
+    assert "E-790  seen 49.0 h ago, no verdict" in out
     assert report(capsys, output, f"--now={at(49)}", "--deadline_h=50").rstrip().endswith(": 0")
 
     match_id = out.split("E-790  seen")[0].split()[-1]
+    assert cli.main(["review", output, f"--match={match_id}", "--verdict=false_match", "--reviewer=ana"]) == 0
+    assert report(capsys, output, f"--now={at(49)}").rstrip().endswith(": 0")  # a false match is finished
     assert cli.main(["review", output, f"--match={match_id}", "--verdict=confirmed", "--reviewer=ana"]) == 0
+    out = report(capsys, output, f"--now={at(49)}")  # confirmed, and not acted on: still late
+    assert "found to verdict: median " in out and "E-790  seen 49.0 h ago, no action" in out
+    assert "verdict to action: no match with both times" in out
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"rules:\n  - actions:\n      - copy_to: {tmp_path / 'quarantine'}\n")
+    assert cli.main(["act", output, f"--rules={rules}", "--since=2000-01-01"]) == 0
     out = report(capsys, output, f"--now={at(49)}")
-    assert out.rstrip().endswith(": 0") and "found to verdict: median " in out
+    assert out.rstrip().endswith(": 0") and "verdict to action: median " in out
     assert cli.main(["report", output, "--now=yesterday"]) == 2

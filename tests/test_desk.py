@@ -42,7 +42,7 @@ def night(tmp_path_factory):
     os.utime(os.path.join(registry, "v1", "_SUCCESS"), (published, published))
     from pipelines import scan
     assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}"]) == 0
-    return {"output": output, "seen": datetime.fromtimestamp(published, timezone.utc)}
+    return {"output": output, "media": media, "seen": datetime.fromtimestamp(published, timezone.utc)}
 
 
 @pytest.fixture

@@ -105,9 +105,9 @@ def test_bad_report_requests_are_one_line_and_exit_2(nights, capsys, tmp_path):
 def test_the_console_script_lists_every_command_and_each_has_its_help(capsys):
     assert cli.main(["--help"]) == 0
     listed = capsys.readouterr().out
-    for command in ("scan", "rematch", "sync", "report", "review", "serve", "feedback"):
+    for command in ("scan", "rematch", "sync", "report", "review", "serve", "act", "feedback"):
         assert f"\n  {command} " in listed
-    for command in (["report"], ["review"], ["serve"], ["feedback"], ["sync"], ["sync", "ncmec"]):
+    for command in (["report"], ["review"], ["serve"], ["act"], ["feedback"], ["sync"], ["sync", "ncmec"]):
         with pytest.raises(SystemExit) as exit_:
             cli.main([*command, "--help"])
         assert exit_.value.code == 0
@@ -195,11 +195,13 @@ NO_PIPELINE = """
 import json, sys
 from pipelines import cli
 output, out = sys.argv[1], sys.argv[2]
+open(f"{out}/rules.yaml", "w").write("rules:\\n  - actions:\\n      - copy_to: s3://quarantine/\\n")
 statuses = [cli.main(["report", output, f"--csv={out}/queue.csv", f"--html={out}/page.html"])]
 match = open(f"{out}/queue.csv").readlines()[1].split(",")[0]
 statuses.append(cli.main(["review", output, f"--match={match}", "--verdict=confirmed", "--reviewer=ana"]))
 statuses.append(cli.main(["feedback", output, "--to=stopncii", f"--out={out}"]))
 import pipelines.serve  # noqa: F401,E402 -- the review desk's command, up to serving
+statuses.append(cli.main(["act", output, f"--rules={out}/rules.yaml", "--dry_run", "--since=2000-01-01"]))
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"apache_beam", "numba", "av", "PIL"})
 print(json.dumps({"statuses": statuses, "heavy": heavy}))
 """
@@ -211,7 +213,7 @@ def test_the_commands_that_run_no_pipeline_import_neither_beam_nor_the_decoders(
     done = subprocess.run([sys.executable, "-c", NO_PIPELINE, str(output), str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == {"statuses": [0, 0, 0], "heavy": []}
+    assert json.loads(done.stdout.splitlines()[-1]) == {"statuses": [0, 0, 0, 0], "heavy": []}
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (./dev.sh test installs it with "

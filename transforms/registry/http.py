@@ -1,4 +1,4 @@
-"""HTTP for the registry feeds: retries with backoff on 429, 5xx and broken connections, a
+"""HTTP for the registry feeds (and the webhooks of `act`): retries with backoff on 429, 5xx and broken connections, a
 deadline per response that holds whatever the server's pace (a watchdog shuts the connection
 down when it passes), a cap on the response size, redirects followed only within the configured
 scheme, host and port (the credentials go nowhere else), and errors that are one line and never

@@ -1,11 +1,10 @@
 """The 48-hour clock: for the matches of a report, how long each took from the moment this
-platform first saw its registry entry (`entry_seen_at`) to being found (`found_at`) and to a
-reviewer's verdict (`reviewed_at`), in aggregate (median, 95th percentile, worst), and which
-matches still wait for a verdict although their entry was seen longer ago than the deadline.
-
-Until an action log exists, a verdict is the last step this project records: "late" means no
-verdict yet. Matches of runs written before these times were kept have none, and are counted
-as such rather than guessed.
+platform first saw its registry entry (`entry_seen_at`) to being found (`found_at`), to a
+reviewer's verdict (`reviewed_at`) and to the first action done on it (`acted_at`, from `act`'s
+log), in aggregate (median, 95th percentile, worst), and which matches are late: their entry was
+seen longer ago than the deadline, and they have neither a false_match verdict nor an action done
+(no verdict yet, or confirmed and not acted on). Matches of runs written before these times were
+kept have none, and are counted as such rather than guessed.
 """
 from datetime import datetime
 from typing import Dict, List, Optional, Sequence
@@ -33,10 +32,14 @@ def spread(values: Sequence[float]) -> Optional[Dict[str, float]]:
     return {"median": median, "p95": ordered[rank], "worst": ordered[-1]}
 
 
-def is_late(row: Dict, review: Optional[Dict], now: datetime, deadline_h: float = DEADLINE_H) -> bool:
-    """No verdict yet, and the entry was seen longer ago than the deadline."""
+def is_late(row: Dict, review: Optional[Dict], now: datetime, deadline_h: float = DEADLINE_H,
+            acted_at: Optional[datetime] = None) -> bool:
+    """The entry was seen longer ago than the deadline, and the match is not finished: no verdict,
+    or confirmed without an action done."""
+    if acted_at is not None or (review or {}).get("verdict") == "false_match":
+        return False
     waited = hours_between(row.get("entry_seen_at"), now)
-    return review is None and waited is not None and waited > deadline_h
+    return waited is not None and waited > deadline_h
 
 
 def _said(name: str, durations: Sequence[float], unknown: int) -> str:
@@ -53,12 +56,18 @@ def clock_lines(report: Report, now: datetime, deadline_h: float = DEADLINE_H) -
     to_find = [hours_between(r.get("entry_seen_at"), r.get("found_at")) for r in rows]
     reviewed = [(r, report.reviews[r["match_id"]]) for r in rows if r["match_id"] in report.reviews]
     to_review = [hours_between(r.get("found_at"), v.get("reviewed_at")) for r, v in reviewed]
-    late = [r for r in rows if is_late(r, report.reviews.get(r["match_id"]), now, deadline_h)]
+    to_act = [hours_between(v.get("reviewed_at"), report.acted[r["match_id"]]) for r, v in reviewed
+              if r["match_id"] in report.acted]
+    late = [r for r in rows
+            if is_late(r, report.reviews.get(r["match_id"]), now, deadline_h, report.acted.get(r["match_id"]))]
     lines = ["the clock (from the entry first seen on this platform):",
              "  " + _said("to find", [h for h in to_find if h is not None], to_find.count(None)),
              "  " + _said("found to verdict", [h for h in to_review if h is not None], to_review.count(None)),
-             f"  waiting for a verdict although the entry was seen more than {deadline_h:g} h ago "
-             f"(at {now.strftime('%Y-%m-%dT%H:%M:%SZ')}): {len(late):,}"]
+             "  " + _said("verdict to action", [h for h in to_act if h is not None], to_act.count(None)),
+             f"  late: without a verdict, or confirmed and not acted on, although the entry was seen more "
+             f"than {deadline_h:g} h ago (at {now.strftime('%Y-%m-%dT%H:%M:%SZ')}): {len(late):,}"]
     for row in sorted(late, key=lambda r: utc_time(r["entry_seen_at"]))[:10]:
-        lines.append(f"    {row['match_id']}  {row['entry_id']}  seen {hours_between(row['entry_seen_at'], now):.1f} h ago")
+        step = "no action" if row["match_id"] in report.reviews else "no verdict"
+        lines.append(f"    {row['match_id']}  {row['entry_id']}  seen {hours_between(row['entry_seen_at'], now):.1f} h ago, "
+                     f"{step}")
     return lines

@@ -28,6 +28,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import bottle
 
 from transforms.matching.suppression import add_to_list, read_list, suppression_row
+from transforms.reports.actions import first_done, read_log
 from transforms.reports.clock import DEADLINE_H, hours_between, is_late
 from transforms.reports.reviews import VERDICTS, find_match, read_history, record_review
 from transforms.reports.view import (ReportError, choose_runs, flood_guard, is_held, queue, queue_columns, read_report,
@@ -56,6 +57,7 @@ def queue_document(settings: DeskSettings) -> Dict:
     history = read_history(settings.output)
     report.reviews = {review["match_id"]: review for review in history}  # the latest counts
     report.suppression = read_list(settings.suppressions)
+    report.acted = first_done(read_log(settings.output))
     flood_guard(report)
     now = settings.clock()
     seen = {r["match_id"]: r.get("entry_seen_at") for r in report.matches}
@@ -74,6 +76,8 @@ def queue_document(settings: DeskSettings) -> Dict:
         "counts": {"matches": len(report.matches), "to_review": len(rows), "late": sum(r["late"] for r in rows),
                    "held": sum(1 for r in report.matches if is_held(report, r)),
                    "reviewed": sum(1 for k in report.reviews if k in ids),
+                   "awaiting_action": sum(1 for k, v in report.reviews.items()
+                                          if k in ids and v["verdict"] == "confirmed" and k not in report.acted),
                    "suppressed": total["suppressed"] + sum(1 for r in report.matches if report.suppression.covers(r)),
                    "listed": total["listed"], "failed": total["failed"]},
         "queue": rows,
@@ -263,7 +267,8 @@ SCRIPT = """
     var doc = state.doc, c = doc.counts;
     $('facts').textContent = 'runs ' + doc.runs[0] + ' .. ' + doc.runs[1] + '; at ' + doc.now + ', deadline ' +
       doc.deadline_h + ' h; matches ' + c.matches + ': ' + c.to_review + ' to review (' + c.late +
-      ' past the deadline), ' + c.reviewed + ' reviewed, ' + c.held + ' held back, ' + c.suppressed +
+      ' past the deadline), ' + c.reviewed + ' reviewed (' + c.awaiting_action +
+      ' confirmed, not acted on), ' + c.held + ' held back, ' + c.suppressed +
       ' suppressed; objects ' + c.listed + ' listed, ' + c.failed + ' failed';
     var head = $('queue').tHead.rows[0]; head.textContent = '';
     columns().concat(['actions']).forEach(function (name) {

@@ -46,6 +46,7 @@ class Report:
     held: Set[Tuple[str, str]] = field(default_factory=set)  # (run_id, entry_id) held back
     reviews: Dict[str, Dict] = field(default_factory=dict)  # match_id -> its latest review
     suppression: Suppression = Suppression()  # the list as it is now: it covers earlier runs' matches too
+    acted: Dict[str, object] = field(default_factory=dict)  # match_id -> when its first action was done (act's log)
 
 
 def match_id(row: Dict) -> str:

@@ -8,6 +8,7 @@ URI with its bytes percent-encoded, as file:// URIs do; `local_path` turns it ba
 """
 import errno
 import os
+import shutil
 import stat
 from typing import Iterator, Set, Union
 from urllib.parse import quote, unquote_to_bytes
@@ -36,6 +37,29 @@ def local_path(uri: str) -> str:
 
 def local_version(st: os.stat_result) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}"
+
+
+def copy_local(obj: MediaObject, root: str, remove: bool = False) -> str:
+    """A listed file copied below the folder `root` (at its own absolute path under it), and
+    removed after when `remove`; MediaError `gone` when the file is no longer the listed version,
+    ValueError when the copy would land outside `root`.
+    Symbolic links are never followed, and nothing is written outside `root`."""
+    path = local_path(obj.uri)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise MediaError("gone", "deleted since listing") from None
+    if not stat.S_ISREG(st.st_mode) or local_version(st) != obj.version:
+        raise MediaError("gone", "replaced since listing")
+    root = os.path.abspath(root)
+    target = os.path.normpath(os.path.join(root, os.path.abspath(path).lstrip(os.sep)))
+    if not _inside(target, root) or _inside(os.path.abspath(path), root):
+        raise ValueError("the copy would not be below the target folder, or the file is in it already")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copy2(path, target, follow_symlinks=False)
+    if remove:
+        os.remove(path)
+    return target
 
 
 def _error(path: str, reason: str, detail: str) -> ScanError:

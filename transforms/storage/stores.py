@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator, List, NamedTuple, Optional
+from typing import Dict, Iterator, List, NamedTuple, Optional
 
 from transforms.storage.objects import MediaObject
 from transforms.reasons import MediaError
@@ -150,6 +150,39 @@ class GcsStore:
         )
 
 
+    def _act(self, obj: MediaObject, call) -> None:
+        """call() with retries; MediaError `gone` when the object is no longer the listed
+        generation (checked first, and again by the request's own precondition where the server
+        keeps it: some emulators do not)."""
+        from google.api_core import exceptions as api
+
+        location = parse_location(obj.uri)
+        gone = lambda e: isinstance(e, (api.NotFound, api.PreconditionFailed))  # noqa: E731
+        live = read_with_retries(lambda: self._client.bucket(location.bucket).get_blob(location.prefix, retry=None, timeout=30),
+                                 self._settings, obj.uri, transient=self._transient, gone=gone)
+        if live is None or str(live.generation) != obj.version:
+            raise MediaError("gone", "deleted (or replaced) since listing")
+        read_with_retries(call, self._settings, obj.uri, transient=self._transient, gone=gone)
+
+    def tag(self, obj: MediaObject, tags: Dict[str, str]) -> None:
+        """Custom metadata on the listed generation (merged with what it has); MediaError `gone`
+        when the object is no longer that generation."""
+        location = parse_location(obj.uri)
+        blob = self._client.bucket(location.bucket).blob(location.prefix)
+        blob.metadata = dict(tags)
+        self._act(obj, lambda: blob.patch(if_generation_match=int(obj.version), retry=None, timeout=30))
+
+    def copy(self, obj: MediaObject, destination: str, remove: bool = False) -> None:
+        """The listed generation copied to `destination` (a gs:// URI), and deleted after when
+        `remove`, only while it is still the live generation."""
+        source, target = parse_location(obj.uri), parse_location(destination)
+        bucket = self._client.bucket(source.bucket)
+        blob = bucket.blob(source.prefix)
+        self._act(obj, lambda: bucket.copy_blob(blob, self._client.bucket(target.bucket), target.prefix,
+                                                source_generation=int(obj.version), retry=None, timeout=30))
+        if remove:
+            self._act(obj, lambda: blob.delete(if_generation_match=int(obj.version), retry=None, timeout=30))
+
 # ---------------------------------------------------------------------------------------- S3
 
 
@@ -271,6 +304,44 @@ class S3Store:
             get, self._settings, obj.uri, gone=lambda e: self._status(e) in (404, 412), transient=self._transient
         )
 
+
+    def _act(self, obj: MediaObject, call) -> None:
+        read_with_retries(call, self._settings, obj.uri, transient=self._transient,
+                          gone=lambda e: self._status(e) in (404, 412))
+
+    def _pinned(self, obj: MediaObject) -> dict:
+        """The request fields that name the listed version: its VersionId, or (an unversioned
+        object) nothing, after a check that its ETag is still the listed one."""
+        location = parse_location(obj.uri)
+        if not _ETAG.fullmatch(obj.version):
+            return {"VersionId": obj.version}
+        self._act(obj, lambda: self._client.head_object(Bucket=location.bucket, Key=location.prefix,
+                                                        IfMatch=f'"{obj.version}"'))
+        return {}
+
+    def tag(self, obj: MediaObject, tags: Dict[str, str]) -> None:
+        """Object tags on the listed version (merged with its own; S3 keeps 10 at most)."""
+        location = parse_location(obj.uri)
+        where = {"Bucket": location.bucket, "Key": location.prefix, **self._pinned(obj)}
+        holder = {}
+        self._act(obj, lambda: holder.update(had=self._client.get_object_tagging(**where)["TagSet"]))
+        merged = {t["Key"]: t["Value"] for t in holder["had"]}
+        merged.update(tags)
+        tag_set = [{"Key": k, "Value": v} for k, v in sorted(merged.items())]
+        self._act(obj, lambda: self._client.put_object_tagging(**where, Tagging={"TagSet": tag_set}))
+
+    def copy(self, obj: MediaObject, destination: str, remove: bool = False) -> None:
+        """The listed version copied to `destination` (an s3:// URI), and deleted after when
+        `remove` (that version, or the key while its ETag is still the listed one)."""
+        source, target = parse_location(obj.uri), parse_location(destination)
+        pinned = self._pinned(obj)
+        copy_source = {"Bucket": source.bucket, "Key": source.prefix, **pinned}
+        condition = {} if pinned else {"CopySourceIfMatch": f'"{obj.version}"'}
+        self._act(obj, lambda: self._client.copy_object(Bucket=target.bucket, Key=target.prefix,
+                                                        CopySource=copy_source, **condition))
+        if remove:
+            self._pinned(obj)
+            self._act(obj, lambda: self._client.delete_object(Bucket=source.bucket, Key=source.prefix, **pinned))
 
 class Stores:
     """One client per store kind, opened on first use and shared by a DoFn's threads."""
