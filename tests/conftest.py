@@ -1,10 +1,13 @@
 """Shared fixtures: a generated corpus (registry, media with altered copies, bad inputs) and one
 scan of it, reused by the end-to-end tests."""
 import atexit
+import glob
 import hashlib
 import os
 import shutil
 import tempfile
+import time
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -92,3 +95,29 @@ def corpus(tmp_path_factory):
     decoy = [("DECOY", "pdq", pdq_of_rgb(np.asarray(photo(UNRELATED[0]))).pdq.hex(), "x", "x")]
     write(str(registry / "2026-11-21T0300Z" / "hashes.csv"), registry_csv(decoy))
     return {"root": root, "media": str(media), "registry": str(registry), "expected": expected}
+
+
+@pytest.fixture(scope="module")
+def three_matches(tmp_path_factory):
+    """One night's output with three matches (a.jpg: A, b.jpg: B, c.jpg: C, source take_it_down),
+    their entries seen ten hours before the night. Per test module: test_act replaces a file."""
+    from pipelines import scan  # noqa: PLC0415 -- Beam, for the tests that use this only
+    from tests.test_nightly import entry, stored  # noqa: PLC0415
+
+    base = tmp_path_factory.mktemp("desk")
+    media, registry, output = str(base / "media"), str(base / "registry"), str(base / "out")
+    files = {"a.jpg": ("A", 671), "b.jpg": ("B", 672), "c.jpg": ("C", 673)}
+    for name, (_, seed) in files.items():
+        write(os.path.join(media, name), stored(seed, "plain"))
+    add_version(registry, "v1", [entry(e, seed) for e, seed in files.values()])
+    published = time.time() - 10 * 3600
+    os.utime(os.path.join(registry, "v1", "_SUCCESS"), (published, published))
+    assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}"]) == 0
+    return {"output": output, "media": media, "seen": datetime.fromtimestamp(published, timezone.utc)}
+
+
+def match_ids(output):
+    """file name -> the match_id of its match, over every committed run of an output."""
+    from transforms.reports.view import read_report  # noqa: PLC0415
+    runs = [os.path.basename(p)[4:] for p in glob.glob(os.path.join(output, "run=*"))]
+    return {os.path.basename(r["uri"]): r["match_id"] for r in read_report(output, runs).matches}

@@ -12,9 +12,8 @@ import pytest
 import yaml
 
 from pipelines import act, review
-from tests.conftest import write
+from tests.conftest import match_ids, write
 from tests.object_servers import gcs_client, gcs_server, listed, s3_client, s3_server
-from tests.test_desk import match_ids, night  # noqa: F401 -- night: a fixture, one night of three matches
 from transforms.reports.actions import Action, Due, Rule, RulesError, parse_rules, read_log
 from transforms.reports.executors import Executors
 from transforms.storage.stores import StoreSettings, Stores
@@ -77,10 +76,10 @@ def test_bad_rules_are_refused_in_one_line(tmp_path, capsys):
     assert "is not YAML" in err and "cannot be read: FileNotFoundError" in err and err.count("\n") == 2
 
 
-def test_judged_matches_become_actions_once(night, tmp_path, receiver, capsys, monkeypatch):  # noqa: F811
+def test_judged_matches_become_actions_once(three_matches, tmp_path, receiver, capsys, monkeypatch):
     output = str(tmp_path / "out")
-    shutil.copytree(night["output"], output)
-    media = night["media"]  # this module's own night: its c.jpg is replaced below
+    shutil.copytree(three_matches["output"], output)
+    media = three_matches["media"]  # this module's own night: its c.jpg is replaced below
     ids = match_ids(output)
     quarantine = str(tmp_path / "quarantine")
     rules = rules_file(tmp_path, {"rules": [

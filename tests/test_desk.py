@@ -3,7 +3,6 @@ records a verdict and the queue updates, a false match is suppressed from the pa
 verdicts on one match are both kept (the later counts), a wrong token is refused, and the deadline
 flag turns on between 47 h and 49 h of a fixed clock; over plain HTTP, the token, the host and the
 origin are checked, bad verdicts get a reason, and the token never reaches the log."""
-import glob
 import http.client
 import json
 import os
@@ -11,44 +10,25 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import REPO, write
-from tests.test_nightly import add_version, entry, stored
+from tests.conftest import REPO, match_ids
 from tests.test_report import CHROMIUM, CHROMIUM_FLAGS
 from transforms.matching.suppression import read_list
 from transforms.reports.desk import DeskSettings, make_desk_server
 from transforms.reports.reviews import read_history, read_reviews
-from transforms.reports.view import read_report
 
 TOKEN = "t0ken-for-the-desk-tests"
-FILES = {"a.jpg": ("A", 671), "b.jpg": ("B", 672), "c.jpg": ("C", 673)}
-
-
-@pytest.fixture(scope="module")
-def night(tmp_path_factory):
-    """One night's output with three matches; their entries seen ten hours before the night."""
-    base = tmp_path_factory.mktemp("desk")
-    media, registry, output = str(base / "media"), str(base / "registry"), str(base / "out")
-    for name, (_, seed) in FILES.items():
-        write(os.path.join(media, name), stored(seed, "plain"))
-    add_version(registry, "v1", [entry(e, seed) for e, seed in FILES.values()])
-    published = time.time() - 10 * 3600
-    os.utime(os.path.join(registry, "v1", "_SUCCESS"), (published, published))
-    from pipelines import scan
-    assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}"]) == 0
-    return {"output": output, "media": media, "seen": datetime.fromtimestamp(published, timezone.utc)}
 
 
 @pytest.fixture
-def output(night, tmp_path):
+def output(three_matches, tmp_path):
     copy = str(tmp_path / "out")
-    shutil.copytree(night["output"], copy)
+    shutil.copytree(three_matches["output"], copy)
     return copy
 
 
@@ -72,11 +52,6 @@ def desk(output, clock=None):
     finally:
         server.shutdown()
         server.server_close()
-
-
-def match_ids(output):
-    runs = [os.path.basename(p)[4:] for p in glob.glob(os.path.join(output, "run=*"))]
-    return {os.path.basename(r["uri"]): r["match_id"] for r in read_report(output, runs).matches}
 
 
 @pytest.fixture
@@ -150,13 +125,13 @@ def test_verdicts_from_the_browser_alone(browser, output):
     assert len(read_history(output)) == 4
 
 
-def test_the_deadline_flag_at_47_and_49_hours(browser, output, night):
-    clock = Clock(night["seen"] + timedelta(hours=47))
+def test_the_deadline_flag_at_47_and_49_hours(browser, output, three_matches):
+    clock = Clock(three_matches["seen"] + timedelta(hours=47))
     with desk(output, clock) as address:
         page = open_desk(browser, address, "ana")
         assert page.locator("#queue tbody tr.late").count() == 0
         assert [float(t) for t in page.locator("#queue td.waited").all_inner_texts()] == [47.0] * 3
-        clock.now = night["seen"] + timedelta(hours=49)
+        clock.now = three_matches["seen"] + timedelta(hours=49)
         page.reload()
         page.wait_for_selector("#queue tbody tr.late")
         assert page.locator("#queue tbody tr.late").count() == 3
