@@ -24,6 +24,7 @@ from transforms.matching.suppression import Suppression
 from transforms.matching.new_entries import MatchStored
 from transforms.media.costs import CostSettings
 from transforms.media.hashing import HashMedia, HashSettings
+from transforms.media.regions import MAX_REGIONS
 from transforms.media.videos import VideoSettings
 from transforms.registry.loaded import Registry
 from transforms.registry.cache import CachedRegistry
@@ -62,6 +63,10 @@ class ScanOptions(PipelineOptions):
         group.add_argument("--max_total_pixels", type=int, default=HashSettings.max_total_pixels,
                            help="Animated and multi-page images with more pixels in all their frames fail with "
                                 "too_many_pixels, before decoding.")
+        group.add_argument("--max_regions", type=int, default=HashSettings.regions,
+                           help="Regions of a still picture likely to be a picture of their own (a photo in a "
+                                "screenshot, a collage's cell, a framed or pasted photo) hashed and matched too; "
+                                "0: none.")
         group.add_argument("--video_sample_seconds", type=float, default=VideoSettings.sample_seconds,
                            help="Besides keyframes, hash one video frame per this many seconds (0: keyframes only).")
         group.add_argument("--no_tmk", dest="tmk", action="store_false", default=VideoSettings.tmk,
@@ -168,6 +173,8 @@ def check_options(scan: ScanOptions) -> None:
         raise UsageError("--video_sample_seconds must be >= 0, --max_video_seconds and --max_video_frames > 0")
     if not 0 <= scan.compact_share <= 1 or scan.compact_after_runs < 1:
         raise UsageError("--compact_share must be between 0 and 1, --compact_after_runs >= 1")
+    if not 0 <= scan.max_regions <= MAX_REGIONS:
+        raise UsageError(f"--max_regions must be between 0 and {MAX_REGIONS}")
     if scan.store_file_rows < 1 or not scan.store_file_seconds > 0:
         raise UsageError("--store_file_rows must be >= 1 and --store_file_seconds > 0")
 
@@ -194,6 +201,7 @@ def scan_hash_settings(scan: ScanOptions, stores: StoreSettings) -> HashSettings
         concurrency=read_concurrency(scan),
         max_inflight_bytes=scan.max_inflight_bytes,
         follow_symlinks=scan.follow_symlinks,
+        regions=scan.max_regions,
     )
 
 

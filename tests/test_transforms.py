@@ -35,7 +35,7 @@ def test_hash_objects_gives_each_object_exactly_one_outcome(tmp_path):
     write(str(big), encode(photo(2), "PNG"))
     objects = [MediaObject(str(p), local_version(os.stat(p)), os.path.getsize(p)) for p in (good, empty, big)]
     objects.append(MediaObject(str(tmp_path / "deleted.jpg"), "1-1", 10))
-    settings = HashSettings(max_bytes=os.path.getsize(big) - 1)
+    settings = HashSettings(max_bytes=os.path.getsize(big) - 1, regions=0)
     with TestPipeline() as p:
         hashes, errors = (
             p | beam.Create(objects) | beam.ParDo(HashObjects(settings)).with_outputs("errors", main="hashes")
@@ -119,10 +119,10 @@ def test_split_listing_joins_listing_with_the_last_state(tmp_path):
          "hashed_run": "r1"},
         {"uri": "/m/deleted.jpg", "object_version": "v1", "hasher_version": hasher_version("image"), "media_type": "image",
          "hashed_run": "r1"},
-        # videos gained TMK+PDQF in hasher 4: one hashed before is read again, a picture is not
+        # videos gained TMK+PDQF in hasher 4 (pictures their regions): a video of 3 is read again, a picture of 4 is not
         {"uri": "/m/before-tmk.mp4", "object_version": "v1", "hasher_version": "3/pdqhash-" + pdqhash.__version__,
          "media_type": "video", "hashed_run": "r1"},
-        {"uri": "/m/picture.jpg", "object_version": "v1", "hasher_version": "3/pdqhash-" + pdqhash.__version__,
+        {"uri": "/m/picture.jpg", "object_version": "v1", "hasher_version": "4/pdqhash-" + pdqhash.__version__,
          "media_type": "image", "hashed_run": "r1"},
     ]
     state += [{**state[0], "uri": "/m/replaced.jpg"}, {**state[0], "uri": "/m/later/deleted.jpg"},

@@ -5,8 +5,14 @@ the original), so pictures with a border are hashed twice: as they are and with 
 A border line must be flat (tiny spread of brightness along it) and of the colour of the outermost
 line; a side counts only if its bar is at least `min_bar` of the picture, and the content left must
 be at least `min_keep` of it. Dark pictures keep their structure: their lines are not flat.
+
+A picture may have near-flat margins of its own (a night sky, a dark studio backdrop) that the bars
+added to it merge with: `trims` gives, besides the trim above, a strict one (only what is of the
+outermost line's very colour: an editor's bars are exact, a photo's margins are not) and one that
+cuts only the pair of sides with the larger bars (the photo's own margins across the pillarbox
+bars are kept), each once.
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -43,3 +49,29 @@ def content_box(
     if not any(bars) or height - top - bottom < min_keep * height or width - left - right < min_keep * width:
         return None
     return top, height - bottom, left, width - right
+
+
+STRICT = {"flatness": 6.0, "colour_tolerance": 2.0}
+
+
+def trims(luma: np.ndarray) -> List[Tuple[str, Tuple[int, int, int, int]]]:
+    """(variant, box) of each distinct trim of the picture: "trimmed" (content_box), "trimmed-strict"
+    (content_box with STRICT thresholds) and "trimmed-pair" (only the pair of sides with the larger
+    bars of "trimmed" cut)."""
+    found = []
+    box = content_box(luma)
+    if box is not None:
+        top, bottom, left, right = box
+        height, width = luma.shape
+        rows, cols = top + height - bottom, left + width - right
+        pair = (top, bottom, 0, width) if rows >= cols else (0, height, left, right)
+        found += [("trimmed", box), ("trimmed-pair", pair)]
+    strict = content_box(luma, **STRICT)
+    if strict is not None:
+        found.append(("trimmed-strict", strict))
+    distinct, seen = [], {(0, luma.shape[0], 0, luma.shape[1])}
+    for variant, box in found:
+        if box not in seen:
+            seen.add(box)
+            distinct.append((variant, box))
+    return distinct

@@ -50,13 +50,14 @@ class HashSettings:
     concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
     max_inflight_bytes: int = 1 << 30  # bytes of objects being read and hashed at once, per worker process
     follow_symlinks: bool = False  # local reads: open through symbolic links (listing keeps them inside --media)
+    regions: int = 4  # regions of a still picture hashed as pictures of their own (media/regions.py); 0: none
 
     def fingerprint(self) -> dict:
         """What decides the hashes an object gets (a run's hashes are adopted by a later run only
         when this is the same): the hasher versions and the settings that change the output."""
         return {"hashers": {media: hasher_version(media) for media in ("image", "video")},
                 "max_bytes": self.max_bytes, "max_pixels": self.max_pixels, "max_total_pixels": self.max_total_pixels,
-                "video": dataclasses.asdict(self.video)}
+                "video": dataclasses.asdict(self.video), "regions": self.regions}
 
 
 def media_hashes(obj: MediaObject, media_type: str, frames: Iterable[FrameHash], data: Optional[bytes] = None,
@@ -108,7 +109,8 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
     budget = CpuBudget(settings.costs)
     try:
         if kind.media_type == "image":
-            frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels, budget)
+            frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels, budget,
+                                settings.regions)
         else:
             frames, partial, tmk = hash_video(data, settings.video, budget, settings.max_pixels)
     except MediaError:

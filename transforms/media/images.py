@@ -1,5 +1,7 @@
-"""Image bytes in, PDQ hashes out: guarded decoding, mode handling, PDQ and its quality, and the
-border-trimmed variant of pictures that have a uniform border (see borders.py). Animated images
+"""Image bytes in, PDQ hashes out: guarded decoding, mode handling, PDQ and its quality, the
+border-trimmed variant of pictures that have a uniform border (see borders.py), and for still
+pictures the regions likely to be a picture of their own (see regions.py: a photo in a
+screenshot, a collage's cell), variants "region:X,Y,W,H" in the stored picture's pixels. Animated images
 (GIF, WebP, APNG) are hashed frame by frame, like a video. Still pictures are hashed from their
 luma by PDQ's arithmetic in NumPy (signals/pdq.py: bit-exact with pdqhash, the reference C++, on
 whole pictures), large ones from a reduced decode.
@@ -17,8 +19,9 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from transforms.media.borders import content_box
+from transforms.media.borders import trims
 from transforms.media.costs import BudgetedBytes, CpuBudget, check_jpeg_scans, gif_frame_count
+from transforms.media.regions import propose
 from transforms.reasons import MediaError
 from transforms.signals.base import SignalHash
 from transforms.signals.pdq import DIHEDRAL, pdq_of_luma
@@ -31,6 +34,11 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
 # Pictures whose shortest side is at least twice this are decoded at reduced scale (signals/pdq.py).
 REDUCED_SIDE = 384
+# A region is hashed from its luma resampled to this square (PDQ's own filters reduce any picture
+# to 64 x 64; one size keeps their operators cached), if it spans at least REGION_MIN_SIDE
+# pixels each way in the stored picture (smaller, PDQ's bits are mostly JPEG's noise).
+REGION_GRID = 128
+REGION_MIN_SIDE = 96
 # Thinner pictures of more pixels than this are reduced along their long axis (see _reduction).
 THIN_PIXELS = 16_000_000
 # Decodes of pictures over THIN_PIXELS at once per process: each may take up to about 1.1 GB.
@@ -160,39 +168,56 @@ def _reduced_luma(image: Image.Image) -> Optional[np.ndarray]:
     return np.asarray(grey, dtype=np.float32)
 
 
-def _frame_hashes(image: Image.Image, time_s: Optional[float] = None) -> List[FrameHash]:
-    """PDQ hashes of the current frame: from a reduced decode when it is large, else whole.
+def _frame_hashes(image: Image.Image, time_s: Optional[float] = None, regions: int = 0) -> List[FrameHash]:
+    """PDQ hashes of the current frame (and of up to `regions` of its regions): from a reduced
+    decode when it is large, else whole.
     Frames of more than THIN_PIXELS wait for one of LARGE_DECODES (a process's threads decode
     at most that many at once, so that objects in flight cannot add up past a worker's memory)."""
     width, height = image.size
     with _LARGE_DECODES if width * height > THIN_PIXELS else contextlib.nullcontext():
         luma = _reduced_luma(image)
         if luma is None:
-            return picture_hashes(decode_rgb(image), time_s)
-    return luma_hashes(luma, height, width, time_s)
+            return picture_hashes(decode_rgb(image), time_s, regions=regions)
+    return luma_hashes(luma, height, width, time_s, regions)
 
 
-def luma_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Optional[float] = None) -> List[FrameHash]:
-    """PDQ of a picture's luma, whole or reduced (see signals/pdq.py), and of its border-trimmed
-    part if it has one."""
+def luma_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Optional[float] = None,
+                regions: int = 0) -> List[FrameHash]:
+    """PDQ of a picture's luma, whole or reduced (see signals/pdq.py), of its border-trimmed
+    part if it has one, and of up to `regions` of its regions."""
     pdq, quality, dihedral = pdq_of_luma(luma, full_height, full_width)
     hashes = [FrameHash(pdq, quality, time_s, "original", dihedral)]
-    box = content_box(luma)
-    if box is not None:
-        top, bottom, left, right = box
-        height, width = luma.shape
+    height, width = luma.shape
+    for variant, (top, bottom, left, right) in trims(luma):
         trimmed_height = max(1, round((bottom - top) * full_height / height))
         trimmed_width = max(1, round((right - left) * full_width / width))
         pdq, quality, dihedral = pdq_of_luma(luma[top:bottom, left:right], trimmed_height, trimmed_width)
-        hashes.append(FrameHash(pdq, quality, time_s, "trimmed", dihedral))
+        hashes.append(FrameHash(pdq, quality, time_s, variant, dihedral))
+    return hashes + region_hashes(luma, full_height, full_width, time_s, regions)
+
+
+def region_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: Optional[float], limit: int) -> List[FrameHash]:
+    """PDQ of the picture's proposed regions, each resampled to REGION_GRID square, as variants
+    "region:X,Y,W,H" (in the stored picture's pixels)."""
+    height, width = luma.shape
+    hashes = []
+    for top, bottom, left, right in propose(luma, limit) if limit else ():
+        x, y = round(left * full_width / width), round(top * full_height / height)
+        w, h = round((right - left) * full_width / width), round((bottom - top) * full_height / height)
+        if min(w, h) < REGION_MIN_SIDE:
+            continue
+        crop = Image.fromarray(np.ascontiguousarray(luma[top:bottom, left:right], dtype=np.float32))
+        grid = np.asarray(crop.resize((REGION_GRID, REGION_GRID), Image.BOX), dtype=np.float32)
+        pdq, quality, dihedral = pdq_of_luma(grid, REGION_GRID, REGION_GRID)
+        hashes.append(FrameHash(pdq, quality, time_s, f"region:{x},{y},{w},{h}", dihedral))
     return hashes
 
 
-def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None, full_size=None) -> List[FrameHash]:
-    """The picture's PDQ, and its border-trimmed PDQ when it has a uniform border. `full_size`
-    (height, width): the size it stands for when it was reduced, by default its own."""
+def picture_hashes(rgb: np.ndarray, time_s: Optional[float] = None, full_size=None, regions: int = 0) -> List[FrameHash]:
+    """The picture's PDQ, its border-trimmed PDQ when it has a uniform border, and its regions'.
+    `full_size` (height, width): the size it stands for when it was reduced, by default its own."""
     luma = (rgb @ LUMA_WEIGHTS).astype(np.float32)  # as pdqhash computes it
-    return luma_hashes(luma, *(full_size or luma.shape), time_s)
+    return luma_hashes(luma, *(full_size or luma.shape), time_s, regions)
 
 
 # Animated formats whose every frame is drawn on the whole canvas: a frame's size is the canvas's.
@@ -221,8 +246,9 @@ def _frame_sizes(image: Image.Image, data: bytes, max_frames: int) -> List[Tuple
 
 
 def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_pixels: Optional[int] = None,
-               budget: Optional[CpuBudget] = None) -> List[FrameHash]:
-    """PDQ hashes of an image file's bytes: its picture (and trimmed variant), or for an animated
+               budget: Optional[CpuBudget] = None, regions: int = 0) -> List[FrameHash]:
+    """PDQ hashes of an image file's bytes: its picture (its trimmed variant, up to `regions` of
+    its regions), or for an animated
     or multi-page image each frame's, timed by the frame durations. Every frame is checked against
     `max_pixels`, and all of them together against `max_total_pixels`, before any is decoded; a
     progressive JPEG's scans are counted first too. The decode stops when it runs over its CPU
@@ -241,7 +267,7 @@ def hash_image(data: bytes, max_pixels: int, max_frames: int = 1000, max_total_p
         raise MediaError("too_many_pixels", f"{len(sizes)} frames of {total} pixels in all > limit {max_total_pixels}")
     budget.claim(megapixels=total / 1e6)
     if len(sizes) == 1:
-        return _frame_hashes(image)
+        return _frame_hashes(image, regions=regions)
     hashes, time_s = [], 0.0
     for index in range(len(sizes)):
         budget.check(f"frame {index}")

@@ -1,0 +1,120 @@
+"""Registered pictures inside other pictures (tests/composites.py): found per kind with region
+proposals (--regions, the scan's default) and without (0, the scan before them), false matches
+among as many negatives of the same kinds and among every hash of unrelated honest photos, and
+the CPU of hashing an object with and without regions, on honest photos and on the composites.
+
+Every composite is stored as a JPEG (quality 85) or a PNG, in turns, and hashed by the scan's own
+path (hash_media: decode, PDQ and its variants, the digests); a registered photo's entry is the
+PDQ of the photo itself. Found: a hash of quality >= 50 within 31 bits of its own entry.
+
+    python -m benchmarks.embedded [--per_kind 24] [--honest 1000] [--bank 2000] [--regions 4]
+"""
+import argparse
+import sys
+import time
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from tests.composites import KINDS
+from tests.media import encode, photo
+from transforms.media.hashing import HashSettings, hash_media
+from transforms.media.images import hash_image
+from transforms.signals.pdq import PDQ
+from transforms.signals.pdq_index import PdqIndex
+from transforms.storage.objects import MediaObject
+
+THRESHOLD, MIN_QUALITY = 31, 50
+SIZES = ((640, 480), (1024, 768), (1600, 1200), (2048, 1536), (1200, 1600), (4032, 3024))
+
+
+def stored(picture, i: int) -> bytes:
+    return encode(picture, "JPEG", quality=85) if i % 2 == 0 else encode(picture, "PNG")
+
+
+def hashed(data: bytes, regions: int):
+    """(the object's PDQ hashes of usable quality with their variants, CPU seconds)."""
+    start = time.process_time()
+    result = hash_media(MediaObject("x", "v", len(data)), data, HashSettings(regions=regions))
+    cpu = time.process_time() - start
+    return [(h.value, h.variant) for h in result.hashes["pdq"] if h.quality >= MIN_QUALITY], cpu
+
+
+def registered(seed: int) -> bytes:
+    return hash_image(encode(photo(seed), "PNG"), 10**9)[0].pdq
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per_kind", type=int, default=24, help="registered photos per kind, and negatives")
+    parser.add_argument("--honest", type=int, default=1000, help="honest photos for the CPU ratio and false matches")
+    parser.add_argument("--bank", type=int, default=2000, help="unrelated registry entries besides the registered photos")
+    parser.add_argument("--regions", type=int, default=HashSettings.regions)
+    args = parser.parse_args(argv)
+
+    seeds = {kind: [20_000 + k * 1000 + i for i in range(args.per_kind)] for k, kind in enumerate(KINDS)}
+    entries = [(kind, seed) for kind in KINDS for seed in seeds[kind]]
+    bank = [registered(seed) for _, seed in entries] + [registered(90_000 + i) for i in range(args.bank)]
+    index = PdqIndex(PDQ.pack(bank), np.arange(len(bank)))
+    print(f"registry: {len(entries)} registered photos ({args.per_kind} per kind) + {args.bank} unrelated entries")
+
+    def matches(hashes):
+        if not hashes:
+            return {}
+        queries, rows, distances = index.query(PDQ.pack([v for v, _ in hashes]), THRESHOLD)
+        best = {}
+        for q, row, d in zip(queries, rows, distances):
+            if int(row) not in best or d < best[int(row)][0]:
+                best[int(row)] = (int(d), hashes[int(q)][1])
+        return best
+
+    cpu = defaultdict(lambda: [0.0, 0.0])  # group -> [without regions, with]
+    print(f"\n{'kind':<11} {'found without':>13} {'found with':>10} {'false (pos)':>11} {'negatives':>9} "
+          f"{'false (neg)':>11} {'CPU ratio':>9}")
+    totals = Counter()
+    for kind, make in KINDS.items():
+        found = {0: 0, args.regions: 0}
+        false_pos = false_neg = 0
+        misses = []
+        for i, seed in enumerate(seeds[kind]):
+            picture, _ = make(photo(seed), np.random.default_rng(seed))
+            data = stored(picture, i)
+            row = entries.index((kind, seed))
+            for regions in (0, args.regions):
+                hashes, seconds = hashed(data, regions)
+                cpu[kind][regions > 0] += seconds
+                hit = matches(hashes)
+                found[regions] += row in hit
+                if regions:
+                    false_pos += len(set(hit) - {row})
+                    if row not in hit:
+                        misses.append(seed)
+            negative, _ = make(photo(500_000 + seed), np.random.default_rng(seed + 1))
+            false_neg += len(matches(hashed(stored(negative, i), args.regions)[0]))
+        ratio = cpu[kind][1] / max(cpu[kind][0], 1e-9)
+        totals.update({"found": found[args.regions], "false": false_pos + false_neg})
+        print(f"{kind:<11} {found[0]:>6}/{args.per_kind:<6} {found[args.regions]:>4}/{args.per_kind:<5} {false_pos:>11} "
+              f"{args.per_kind:>9} {false_neg:>11} {ratio:>8.2f}x" + (f"   missed seeds {misses[:6]}" if misses else ""))
+
+    honest_false, honest_regions = 0, 0
+    for i in range(args.honest):
+        width, height = SIZES[i % len(SIZES)]
+        data = encode(photo(200_000 + i, width, height), "JPEG", quality=90)
+        for regions in ((0, args.regions) if i % 2 == 0 else (args.regions, 0)):  # in turns: the same load for both
+            hashes, seconds = hashed(data, regions)
+            cpu["honest"][regions > 0] += seconds
+            if regions:
+                honest_regions += len({v for _, v in hashes if v.startswith("region:") and "/" not in v})
+                honest_false += len(matches(hashes))
+    without, with_regions = cpu["honest"]
+    print(f"\nhonest photos: {args.honest} JPEGs of {', '.join(f'{w}x{h}' for w, h in SIZES)}: "
+          f"{honest_regions / max(1, args.honest):.2f} regions each, {honest_false} false matches")
+    print(f"CPU per object: {1000 * without / max(1, args.honest):.1f} ms without regions, "
+          f"{1000 * with_regions / max(1, args.honest):.1f} ms with: {with_regions / max(without, 1e-9):.2f}x")
+    print(f"\nall kinds: {totals['found']}/{args.per_kind * len(KINDS)} found, {totals['false']} false matches "
+          f"({args.per_kind * len(KINDS)} negatives, {args.honest} honest photos, {len(bank)} entries)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
