@@ -13,6 +13,7 @@ decode), pure NumPy:
 A rectangle must be at least MIN_SIDE of the picture's side each way and MIN_AREA of its area, and
 not the whole picture; near-duplicates are dropped; at most `limit` are kept, the bands' first.
 """
+from itertools import zip_longest
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -259,5 +260,10 @@ def _edges(rows: np.ndarray, cols: np.ndarray, row_sums: np.ndarray, col_sums: n
     # a strip along three borders (a collage's cell without gutters) only behind a nearly whole line
     valid = tall[:, :, None, None] & wide[None, None, :, :] & (score >= MIN_COVER) & ((borders < 3) | (score >= STRIP_COVER))
     t, b, l, r = np.nonzero(valid)
-    order = np.argsort(-score[t, b, l, r], kind="stable")
+    # the best covered first, taken in turns from those closed by edges on all four sides (a pasted
+    # photo) and those on the picture's border (a gutterless collage's cell), so that neither kind
+    # crowds the other out of the few kept
+    ranked = np.argsort(-score[t, b, l, r], kind="stable")
+    inner, outer = ranked[borders[t, b, l, r][ranked] == 0], ranked[borders[t, b, l, r][ranked] > 0]
+    order = [i for pair in zip_longest(inner, outer) for i in pair if i is not None]
     return [(int(ys[t[i]] + 1), int(ys[b[i]] + 1), int(xs[l[i]] + 1), int(xs[r[i]] + 1)) for i in order[:64]]
