@@ -1,16 +1,19 @@
 """The `report` command: what the takedown and compliance teams read of an output folder.
 
-    takedown-scan report OUTPUT [--run RUN_ID | --since DATE] [--csv FILE] [--html FILE]
+    takedown-scan report OUTPUT [--run RUN_ID | --since DATE] [--csv FILE] [--html FILE] [--clock_csv FILE]
                                 [--max_matches_per_entry N] [--max_match_share S] [--deadline_h H] [--now TIME]
 
 Prints a summary of the chosen committed runs (the latest by default): objects listed, hashed and
 failed; matches by source, entry, classification, distance, media type, how found and prefix;
 withdrawals; errors by stage and reason; the registry version; the verdicts recorded by `review`;
-the entries the flood guard held back; and the clock (transforms/reports/clock.py): time from an
-entry first seen to its matches found and to their verdicts, and the matches still without a
-verdict whose entry was seen more than --deadline_h (48) hours ago. `--csv` writes the review queue: the matches not yet
-reviewed, one row each with a stable `match_id`; `--html` the review page (transforms/reports/page.py). Not a
-Beam pipeline: it reads a night's reports, which fit in one process.
+the entries the flood guard held back; the suppressed matches; and the clock
+(transforms/reports/clock.py): time from an entry first seen to its matches found, to their
+verdicts and to their first action (`act`'s log), and the late matches: entry seen more than
+--deadline_h (48) hours ago, and no verdict yet or confirmed without an action. `--csv` writes the
+review queue: the matches not yet reviewed, one row each with a stable `match_id`; `--clock_csv`
+every match's times, the hours between them and whether it is late; `--html` the review page
+(transforms/reports/page.py). Not a Beam pipeline: it reads a night's reports, which fit in one
+process.
 """
 import argparse
 import csv
@@ -22,7 +25,7 @@ from typing import List, Optional
 from pipelines.config import OneLineParser, UsageError, run_command
 from transforms.matching.suppression import SuppressionError, list_folder, read_list
 from transforms.reports.actions import first_done, read_log
-from transforms.reports.clock import DEADLINE_H, clock_lines
+from transforms.reports.clock import CLOCK_COLUMNS, DEADLINE_H, clock_lines, clock_rows
 from transforms.schemas import utc_time
 from transforms.reports.page import render_page
 from transforms.reports.reviews import read_reviews
@@ -39,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--since", help="Report every committed run from this UTC date on (YYYY-MM-DD).")
     p.add_argument("--csv", help="Write the review queue to this CSV file.")
     p.add_argument("--html", help="Write the review page (one self-contained HTML file) here.")
+    p.add_argument("--clock_csv", help="Write the clock of every match (times, hours between them, late) to this CSV file.")
     p.add_argument("--max_matches_per_entry", type=int, default=MAX_MATCHES_PER_ENTRY,
                    help="Hold back an entry matching more objects than this in one run.")
     p.add_argument("--max_match_share", type=float, default=MAX_MATCH_SHARE,
@@ -78,6 +82,11 @@ def report(argv: List[str]) -> None:
             writer = csv.DictWriter(f, fieldnames=queue_columns(chosen))
             writer.writeheader()
             writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in queue(chosen))
+    if args.clock_csv:
+        with _file(args.clock_csv, "--clock_csv") as f:
+            writer = csv.DictWriter(f, fieldnames=CLOCK_COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in clock_rows(chosen, now, args.deadline_h))
     if args.html:
         with _file(args.html, "--html") as f:
             f.write(render_page(chosen))

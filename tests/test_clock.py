@@ -1,6 +1,7 @@
 """The 48-hour clock: match rows carry when the entry was first seen and when the match was made,
 and the report says how long finding and reviewing took and which matches are late, at a fixed
 clock (--now) on either side of the deadline."""
+import csv
 import glob
 import os
 import time
@@ -48,8 +49,10 @@ def test_times_flow_from_the_registry_to_the_report_and_flag_what_waits_past_the
     out = report(capsys, output, f"--now={at(47)}")
     assert f"to find: median {hours:.1f} h, 95th percentile {hours:.1f} h, worst {hours:.1f} h over 1 match(es)" in out
     assert "seen more than 48 h ago (at " in out and out.rstrip().endswith(": 0")
-    out = report(capsys, output, f"--now={at(49)}")
+    out = report(capsys, output, f"--now={at(49)}", f"--clock_csv={tmp_path / 'late.csv'}")
     assert out.split("seen more than 48 h ago")[1].split("\n")[0].endswith(": 1")
+    with open(tmp_path / "late.csv", newline="") as f:
+        assert [(r["late"], r["verdict"], r["to_review_h"]) for r in csv.DictReader(f)] == [("True", "", "")]
     assert "E-790  seen 49.0 h ago, no verdict" in out
     assert report(capsys, output, f"--now={at(49)}", "--deadline_h=50").rstrip().endswith(": 0")
 
@@ -63,6 +66,11 @@ def test_times_flow_from_the_registry_to_the_report_and_flag_what_waits_past_the
     rules = tmp_path / "rules.yaml"
     rules.write_text(f"rules:\n  - actions:\n      - copy_to: {tmp_path / 'quarantine'}\n")
     assert cli.main(["act", output, f"--rules={rules}", "--since=2000-01-01"]) == 0
-    out = report(capsys, output, f"--now={at(49)}")
+    out = report(capsys, output, f"--now={at(49)}", f"--clock_csv={tmp_path / 'clock.csv'}")
     assert out.rstrip().endswith(": 0") and "verdict to action: median " in out
+    with open(tmp_path / "clock.csv", newline="") as f:
+        (clock,) = list(csv.DictReader(f))
+    assert (clock["entry_id"], clock["verdict"], clock["late"]) == ("E-790", "confirmed", "False")
+    assert clock["entry_seen_at"] < clock["found_at"] <= clock["reviewed_at"] <= clock["acted_at"]
+    assert float(clock["to_find_h"]) == round(hours, 2) and float(clock["to_act_h"]) >= 0
     assert cli.main(["report", output, "--now=yesterday"]) == 2

@@ -50,6 +50,36 @@ def _said(name: str, durations: Sequence[float], unknown: int) -> str:
             f"{numbers['worst']:.1f} h over {len(durations):,} match(es)" + (f"; {unknown:,} without times" if unknown else ""))
 
 
+CLOCK_COLUMNS = ("match_id", "run_id", "entry_id", "uri", "entry_seen_at", "found_at", "reviewed_at", "verdict",
+                 "acted_at", "to_find_h", "to_review_h", "to_act_h", "late")
+
+
+def clock_rows(report: Report, now: datetime, deadline_h: float = DEADLINE_H) -> List[Dict]:
+    """Per match (not held back), its times and the hours between them, and whether it is late:
+    what a compliance team shows match by match. Times are ISO 8601 UTC text, hours rounded to 0.01."""
+    def text(value) -> Optional[str]:
+        moment = utc_time(value)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+    def hours(earlier, later) -> Optional[float]:
+        between = hours_between(earlier, later)
+        return None if between is None else round(between, 2)
+
+    rows = []
+    for row in (r for r in report.matches if not is_held(report, r)):
+        review, acted = report.reviews.get(row["match_id"]), report.acted.get(row["match_id"])
+        reviewed = (review or {}).get("reviewed_at")
+        rows.append({
+            "match_id": row["match_id"], "run_id": row["run_id"], "entry_id": row["entry_id"], "uri": row["uri"],
+            "entry_seen_at": text(row.get("entry_seen_at")), "found_at": text(row.get("found_at")),
+            "reviewed_at": text(reviewed), "verdict": (review or {}).get("verdict"), "acted_at": text(acted),
+            "to_find_h": hours(row.get("entry_seen_at"), row.get("found_at")),
+            "to_review_h": hours(row.get("found_at"), reviewed), "to_act_h": hours(reviewed, acted),
+            "late": is_late(row, review, now, deadline_h, acted),
+        })
+    return rows
+
+
 def clock_lines(report: Report, now: datetime, deadline_h: float = DEADLINE_H) -> List[str]:
     """The report's clock section, as text lines."""
     rows = [r for r in report.matches if not is_held(report, r)]
