@@ -17,6 +17,12 @@ def utc_time(value) -> Optional[datetime]:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
+def utc_text(value) -> Optional[str]:
+    """A time (as utc_time takes it) as the reports write it: ISO 8601 UTC to the second, or None."""
+    moment = utc_time(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
 # The hash store's objects/: one row per hashed object, with every hash a match needs, in binary.
 # For each signal type S: S (the hashes), S_variant ("original", "trimmed", "trimmed/rotate90",
 # ...), S_quality and S_time_s (a frame's time in a video), all lists of the same length.
@@ -103,6 +109,24 @@ ERROR_SCHEMA = pa.schema(
         ("detail", pa.string()),
     ]
 )
+
+# OUTPUT/actions/ (`act`, transforms/reports/actions.py): one row per action tried, append-only.
+ACTION_LOG_SCHEMA = pa.schema([
+    ("action_id", pa.string()),
+    ("match_id", pa.string()),
+    ("rule", pa.string()),
+    ("action", pa.string()),  # one of KINDS
+    ("target", pa.string()),  # the tags, the destination URI or the webhook URL (without its query)
+    ("status", pa.string()),  # done | gone (the object was deleted or replaced: nothing to act on) | failed
+    ("detail", pa.string()),
+    ("acted_at", UTC_TIMESTAMP),
+    ("actor", pa.string()),
+    ("uri", pa.string()),
+    ("object_version", pa.string()),
+    ("entry_id", pa.string()),
+    ("verdict", pa.string()),
+    ("reviewed_at", pa.string()),
+])
 
 REGISTRY_REJECT_SCHEMA = pa.schema(
     [

@@ -14,7 +14,6 @@ them in a pipeline).
 """
 import csv
 import io
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
@@ -149,7 +148,7 @@ def add_to_list(folder: str, kind: str, value: str, distance: int, note: str, no
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerows([COLUMNS, (kind, value, distance, note)])
-    path = files.join(folder, f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{secrets.token_hex(3)}.csv")
+    path = files.join(folder, files.stamped_name(now, ".csv"))
     with files.create(path) as f:
         f.write(out.getvalue().encode())
     return path

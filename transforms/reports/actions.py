@@ -15,14 +15,13 @@ Rules (YAML), each applying to the matches whose latest verdict and entry source
             headers_env: {Authorization: TAKEDOWN_WEBHOOK_AUTH}   # header values from the environment
 
 The log, OUTPUT/actions/*.parquet, is append-only: one file per `act` run, one row per action
-tried (ACTION_LOG_SCHEMA). An action has a stable id (the match, the rule and the action), so
+tried (schemas.ACTION_LOG_SCHEMA). An action has a stable id (the match, the rule and the action), so
 acting again does nothing for an action already done, or found moot because the object is gone or
 replaced; a failed one is tried again. No Beam here: `act` and the report read the log.
 """
 import hashlib
 import io
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
@@ -30,29 +29,13 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.schemas import UTC_TIMESTAMP
+from transforms.schemas import ACTION_LOG_SCHEMA
 from transforms.storage import files
 from transforms.storage.objects import is_remote
 
 ACTIONS = "actions"
 KINDS = ("tag", "copy_to", "move_to", "webhook")
 FINAL = ("done", "gone")  # statuses after which an action is not tried again
-ACTION_LOG_SCHEMA = pa.schema([
-    ("action_id", pa.string()),
-    ("match_id", pa.string()),
-    ("rule", pa.string()),
-    ("action", pa.string()),  # one of KINDS
-    ("target", pa.string()),  # the tags, the destination URI or the webhook URL (without its query)
-    ("status", pa.string()),  # done | gone (the object was deleted or replaced: nothing to act on) | failed
-    ("detail", pa.string()),
-    ("acted_at", UTC_TIMESTAMP),
-    ("actor", pa.string()),
-    ("uri", pa.string()),
-    ("object_version", pa.string()),
-    ("entry_id", pa.string()),
-    ("verdict", pa.string()),
-    ("reviewed_at", pa.string()),
-])
 
 
 class RulesError(ValueError):
@@ -205,10 +188,7 @@ def webhook_document(item: Due) -> bytes:
 
 
 def read_log(output: str) -> List[Dict]:
-    rows = []
-    for path in files.matching(output, ACTIONS, "*.parquet"):
-        rows.extend(pq.read_table(io.BytesIO(files.read(path))).to_pylist())
-    return rows
+    return files.parquet_rows(output, ACTIONS, "*.parquet")
 
 
 def first_done(log: Iterable[Dict]) -> Dict[str, datetime]:
@@ -228,7 +208,7 @@ def write_log(output: str, rows: List[Dict], now: datetime) -> str:
     """A new file of the log with these rows; its path."""
     sink = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows, schema=ACTION_LOG_SCHEMA), sink)
-    path = files.join(output, ACTIONS, f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{secrets.token_hex(3)}.parquet")
+    path = files.join(output, ACTIONS, files.stamped_name(now, ".parquet"))
     with files.create(path) as f:
         f.write(sink.getvalue())
     return path

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Dict, List, Optional, Sequence
 
 from transforms.reports.view import Report, is_held
-from transforms.schemas import utc_time
+from transforms.schemas import utc_text, utc_time
 
 DEADLINE_H = 48.0
 
@@ -57,10 +57,6 @@ CLOCK_COLUMNS = ("match_id", "run_id", "entry_id", "uri", "entry_seen_at", "foun
 def clock_rows(report: Report, now: datetime, deadline_h: float = DEADLINE_H) -> List[Dict]:
     """Per match (not held back), its times and the hours between them, and whether it is late:
     what a compliance team shows match by match. Times are ISO 8601 UTC text, hours rounded to 0.01."""
-    def text(value) -> Optional[str]:
-        moment = utc_time(value)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
     def hours(earlier, later) -> Optional[float]:
         between = hours_between(earlier, later)
         return None if between is None else round(between, 2)
@@ -71,8 +67,8 @@ def clock_rows(report: Report, now: datetime, deadline_h: float = DEADLINE_H) ->
         reviewed = (review or {}).get("reviewed_at")
         rows.append({
             "match_id": row["match_id"], "run_id": row["run_id"], "entry_id": row["entry_id"], "uri": row["uri"],
-            "entry_seen_at": text(row.get("entry_seen_at")), "found_at": text(row.get("found_at")),
-            "reviewed_at": text(reviewed), "verdict": (review or {}).get("verdict"), "acted_at": text(acted),
+            "entry_seen_at": utc_text(row.get("entry_seen_at")), "found_at": utc_text(row.get("found_at")),
+            "reviewed_at": utc_text(reviewed), "verdict": (review or {}).get("verdict"), "acted_at": utc_text(acted),
             "to_find_h": hours(row.get("entry_seen_at"), row.get("found_at")),
             "to_review_h": hours(row.get("found_at"), reviewed), "to_act_h": hours(reviewed, acted),
             "late": is_late(row, review, now, deadline_h, acted),
@@ -95,7 +91,7 @@ def clock_lines(report: Report, now: datetime, deadline_h: float = DEADLINE_H) -
              "  " + _said("found to verdict", [h for h in to_review if h is not None], to_review.count(None)),
              "  " + _said("verdict to action", [h for h in to_act if h is not None], to_act.count(None)),
              f"  late: without a verdict, or confirmed and not acted on, although the entry was seen more "
-             f"than {deadline_h:g} h ago (at {now.strftime('%Y-%m-%dT%H:%M:%SZ')}): {len(late):,}"]
+             f"than {deadline_h:g} h ago (at {utc_text(now)}): {len(late):,}"]
     for row in sorted(late, key=lambda r: utc_time(r["entry_seen_at"]))[:10]:
         step = "no action" if row["match_id"] in report.reviews else "no verdict"
         lines.append(f"    {row['match_id']}  {row['entry_id']}  seen {hours_between(row['entry_seen_at'], now):.1f} h ago, "

@@ -33,6 +33,7 @@ from transforms.reports.clock import DEADLINE_H, hours_between, is_late
 from transforms.reports.reviews import VERDICTS, find_match, read_history, record_review
 from transforms.reports.view import (ReportError, choose_runs, flood_guard, is_held, queue, queue_columns, read_report,
                                      totals)
+from transforms.schemas import utc_text
 
 COOKIE = "takedown_desk"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'none'; "
@@ -70,7 +71,7 @@ def queue_document(settings: DeskSettings) -> Dict:
     ids = {r["match_id"] for r in report.matches}
     return {
         "runs": [report.runs[0], report.runs[-1]],
-        "now": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "now": utc_text(now),
         "deadline_h": settings.deadline_h,
         "columns": list(queue_columns(report)),
         "counts": {"matches": len(report.matches), "to_review": len(rows), "late": sum(r["late"] for r in rows),

@@ -3,7 +3,6 @@ verdict (the match, the verdict, a note, who and when), never rewritten or delet
 latest verdict is the one that counts; every earlier one stays in the record.
 """
 import json
-import secrets
 from datetime import datetime
 from typing import Dict, List, Optional
 
@@ -29,8 +28,7 @@ def record_review(output: str, match: Dict, verdict: str, note: Optional[str], r
         raise ReportError(f"--verdict must be one of {', '.join(VERDICTS)}")
     review = {"match_id": match["match_id"], "verdict": verdict, "note": note, "reviewer": reviewer,
               "reviewed_at": now.isoformat(), **{k: match.get(k) for k in _MATCH_KEYS}}
-    name = f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{secrets.token_hex(3)}.json"
-    path = files.join(output, REVIEWS, name)
+    path = files.join(output, REVIEWS, files.stamped_name(now, ".json"))
     with files.create(path) as f:
         f.write(json.dumps(review, sort_keys=True).encode() + b"\n")
     return path

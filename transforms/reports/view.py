@@ -8,14 +8,12 @@ picture) far more often than a mass re-upload. Its matches are held back from th
 listed on their own with the entry's metadata, so that one bad entry cannot start a mass takedown.
 """
 import hashlib
-import io
 import json
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-import pyarrow.parquet as pq
 
 from transforms.matching.suppression import Suppression
 from transforms.schemas import match_columns
@@ -80,22 +78,15 @@ def choose_runs(output: str, run: Optional[str] = None, since: Optional[str] = N
     return [runs[-1]]
 
 
-def _rows(run_dir: str, part: str) -> List[Dict]:
-    rows = []
-    for path in files.matching(run_dir, part, "*.parquet"):
-        rows.extend(pq.read_table(io.BytesIO(files.read(path))).to_pylist())
-    return rows
-
-
 def read_report(output: str, runs: Sequence[str]) -> Report:
     report = Report(list(runs), {}, [], [], [])
     for run in runs:
         run_dir = files.join(output, f"run={run}")
         report.summaries[run] = json.loads(files.read(files.join(run_dir, "summary.json")))
-        report.matches += _rows(run_dir, "matches")
-        report.withdrawn += _rows(run_dir, "withdrawn")
-        report.deleted += _rows(run_dir, "deleted")  # none in runs older than the deleted/ report
-        report.errors += _rows(run_dir, "errors")
+        report.matches += files.parquet_rows(run_dir, "matches", "*.parquet")
+        report.withdrawn += files.parquet_rows(run_dir, "withdrawn", "*.parquet")
+        report.deleted += files.parquet_rows(run_dir, "deleted", "*.parquet")  # none in runs older than the deleted/ report
+        report.errors += files.parquet_rows(run_dir, "errors", "*.parquet")
     extra, known = [], set(match_columns())
     for row in report.matches:
         row["match_id"] = match_id(row)

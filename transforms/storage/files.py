@@ -1,12 +1,15 @@
 """Reading and writing the files of an output folder from the commands that run no pipeline
-(`report`, `review`, `feedback`): local paths with the standard library, gs:// and s3:// through
+(`report`, `review`, `serve`, `act`, `feedback`): local paths with the standard library, gs:// and s3:// through
 Beam's FileSystems, imported only then, so that a command on a local folder starts without
 Apache Beam (over a second of imports on its own).
 """
 import glob
+import io
 import os
 import posixpath
-from typing import BinaryIO, List
+import secrets
+from datetime import datetime
+from typing import BinaryIO, Dict, List
 
 from transforms.storage.objects import is_remote
 
@@ -42,3 +45,20 @@ def create(path: str) -> BinaryIO:
         return _beam().create(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     return open(path, "wb")
+
+
+def stamped_name(now: datetime, suffix: str) -> str:
+    """A new file's name for an append-only folder (reviews, suppression lists, the action log):
+    its time to the microsecond and a random tail, so that names sort by time and two writers at
+    once never pick the same one."""
+    return f"{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{secrets.token_hex(3)}{suffix}"
+
+
+def parquet_rows(folder: str, *pattern: str) -> List[Dict]:
+    """The rows of every Parquet file that `pattern` matches under `folder`, file by file in order."""
+    import pyarrow.parquet as pq  # noqa: PLC0415 -- for the callers that read Parquet only
+
+    rows = []
+    for path in matching(folder, *pattern):
+        rows.extend(pq.read_table(io.BytesIO(read(path))).to_pylist())
+    return rows
