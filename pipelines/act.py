@@ -15,15 +15,14 @@ import getpass
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import List, Optional
 
 from pipelines.config import OneLineParser, UsageError, run_command
 from transforms.reports.actions import RulesError, due, finished, log_row, parse_rules, read_log, write_log
 from transforms.reports.reviews import read_reviews
-from transforms.reports.view import ReportError, choose_runs, read_report
+from transforms.reports.view import RECENT_DAYS, ReportError, choose_runs, read_report, recent_since
 
-DEFAULT_DAYS = 30
 LOG_EVERY = 100  # actions per log file while acting: a run killed half-way loses at most these
 
 
@@ -32,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("output", metavar="OUTPUT", help="A scan's --output folder, with reviews/.")
     p.add_argument("--rules", required=True, help="The rules file (YAML; see transforms/reports/actions.py).")
     p.add_argument("--dry_run", action="store_true", help="List the actions due; do and log nothing.")
-    p.add_argument("--since", help=f"The runs from this UTC date on (YYYY-MM-DD; default: the last {DEFAULT_DAYS} days).")
+    p.add_argument("--since", help=f"The runs from this UTC date on (YYYY-MM-DD; default: the last {RECENT_DAYS} days).")
     p.add_argument("--actor", help="Who acts, in the log (default: the login name).")
     p.add_argument("--s3_endpoint_url", help="An S3-compatible endpoint (default: AWS_ENDPOINT_URL or AWS).")
     return p
@@ -54,8 +53,7 @@ def load_rules(path: str):
 def act(argv: List[str]) -> int:
     args = parser().parse_args(argv)
     rules = load_rules(args.rules)
-    since = args.since or (datetime.now(timezone.utc) - timedelta(days=DEFAULT_DAYS)).strftime("%Y-%m-%d")
-    report = read_report(args.output, choose_runs(args.output, since=since))
+    report = read_report(args.output, choose_runs(args.output, since=recent_since(args.since)))
     items = due(report.matches, read_reviews(args.output), rules, finished(read_log(args.output)))
     if args.dry_run:
         for item in items:

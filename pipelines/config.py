@@ -5,13 +5,27 @@ It becomes command-line flags placed before the user's own, so the command line 
 """
 import argparse
 import sys
+from datetime import datetime
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import yaml
 
+from transforms.schemas import utc_time
+
 
 class UsageError(Exception):
     """Bad options or input paths: the run cannot be done. str() is a one-line reason."""
+
+
+def clock_options(deadline_h: float, now: Optional[str]) -> Optional[datetime]:
+    """--deadline_h checked and --now read, for the commands that show the clock (report, serve):
+    the fixed time, or None for the clock's own; a UsageError for a bad one."""
+    if deadline_h <= 0:
+        raise UsageError("--deadline_h must be more than 0")
+    try:
+        return utc_time(now)
+    except ValueError:
+        raise UsageError(f"--now {now!r} is not an ISO 8601 time such as 2026-12-07T09:00:00Z") from None
 
 
 def run_command(work: Callable[[], None], refusals: Tuple[type, ...] = ()) -> int:

@@ -22,13 +22,11 @@ import sys
 from datetime import datetime, timezone
 from typing import List, Optional
 
-from pipelines.config import OneLineParser, UsageError, run_command
-from transforms.matching.suppression import SuppressionError, list_folder, read_list
-from transforms.reports.actions import first_done, read_log
+from pipelines.config import OneLineParser, UsageError, clock_options, run_command
+from transforms.matching.suppression import SuppressionError
 from transforms.reports.clock import CLOCK_COLUMNS, DEADLINE_H, clock_lines, clock_rows
-from transforms.schemas import utc_time
 from transforms.reports.page import render_page
-from transforms.reports.reviews import read_reviews
+from transforms.reports.reviews import judged
 from transforms.reports.view import (MAX_MATCH_SHARE, MAX_MATCHES_PER_ENTRY, ReportError, choose_runs,
                                      flood_guard, queue, queue_columns, read_report, render_text, spreadsheet_cell)
 
@@ -66,16 +64,9 @@ def report(argv: List[str]) -> None:
     args = parser().parse_args(argv)
     if args.max_matches_per_entry < 1 or not 0 < args.max_match_share <= 1:
         raise UsageError("--max_matches_per_entry must be 1 or more, --max_match_share in (0, 1]")
-    if args.deadline_h <= 0:
-        raise UsageError("--deadline_h must be more than 0")
-    try:
-        now = utc_time(args.now) or datetime.now(timezone.utc)
-    except ValueError:
-        raise UsageError(f"--now {args.now!r} is not an ISO 8601 time such as 2026-12-07T09:00:00Z") from None
+    now = clock_options(args.deadline_h, args.now) or datetime.now(timezone.utc)
     chosen = read_report(args.output, choose_runs(args.output, args.run, args.since))
-    chosen.reviews = read_reviews(args.output)
-    chosen.acted = first_done(read_log(args.output))
-    chosen.suppression = read_list(list_folder(args.output, args.suppressions))
+    judged(chosen, args.output, args.suppressions)
     flood_guard(chosen, args.max_matches_per_entry, args.max_match_share)
     if args.csv:
         with _file(args.csv, "--csv") as f:

@@ -12,18 +12,16 @@ import argparse
 import os
 import secrets
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import List, Optional
 
-from pipelines.config import OneLineParser, UsageError, run_command
+from pipelines.config import OneLineParser, UsageError, clock_options, run_command
 from transforms.matching.suppression import SuppressionError, list_folder, read_list
 from transforms.reports.clock import DEADLINE_H
 from transforms.reports.desk import DeskSettings, make_desk_server
-from transforms.reports.view import ReportError, choose_runs
-from transforms.schemas import utc_time
+from transforms.reports.view import RECENT_DAYS, ReportError, choose_runs, recent_since
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-DEFAULT_DAYS = 30
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="The port (0: any free one; the address printed says which).")
     p.add_argument("--host", default="127.0.0.1",
                    help="The address to listen on (default 127.0.0.1: this machine only).")
-    p.add_argument("--since", help=f"The runs from this UTC date on (YYYY-MM-DD; default: the last {DEFAULT_DAYS} days).")
+    p.add_argument("--since", help=f"The runs from this UTC date on (YYYY-MM-DD; default: the last {RECENT_DAYS} days).")
     p.add_argument("--deadline_h", type=float, default=DEADLINE_H,
                    help=f"Flag matches whose entry was seen longer ago, still without a verdict (default {DEADLINE_H:g}).")
     p.add_argument("--suppressions", help="The suppression list's folder (default: OUTPUT/suppressions).")
@@ -43,13 +41,8 @@ def parser() -> argparse.ArgumentParser:
 def settings_of(args: argparse.Namespace, token: str) -> DeskSettings:
     if not 0 <= args.port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
-    if args.deadline_h <= 0:
-        raise UsageError("--deadline_h must be more than 0")
-    try:
-        fixed = utc_time(args.now)
-    except ValueError:
-        raise UsageError(f"--now {args.now!r} is not an ISO 8601 time such as 2026-12-07T09:00:00Z") from None
-    since = args.since or (datetime.now(timezone.utc) - timedelta(days=DEFAULT_DAYS)).strftime("%Y-%m-%d")
+    fixed = clock_options(args.deadline_h, args.now)
+    since = recent_since(args.since)
     choose_runs(args.output, since=since)  # refused now, in one line, rather than on the page
     folder = list_folder(args.output, args.suppressions)
     read_list(folder)

@@ -27,12 +27,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bottle
 
-from transforms.matching.suppression import add_to_list, read_list, suppression_row
-from transforms.reports.actions import first_done, read_log
+from transforms.matching.suppression import add_to_list, suppression_row
 from transforms.reports.clock import DEADLINE_H, hours_between, is_late
-from transforms.reports.reviews import VERDICTS, find_match, read_history, record_review
-from transforms.reports.view import (ReportError, choose_runs, flood_guard, is_held, queue, queue_columns, read_report,
-                                     totals)
+from transforms.reports.reviews import VERDICTS, find_match, judged, record_review
+from transforms.reports.view import (ReportError, choose_runs, covered_now, flood_guard, is_held, queue, queue_columns,
+                                     read_report, totals)
 from transforms.schemas import utc_text
 
 COOKIE = "takedown_desk"
@@ -54,11 +53,8 @@ class DeskSettings:
 
 def queue_document(settings: DeskSettings) -> Dict:
     """What the page shows, as JSON: the counts, the queue with its clock, the latest verdicts."""
-    report = read_report(settings.output, choose_runs(settings.output, since=settings.since))
-    history = read_history(settings.output)
-    report.reviews = {review["match_id"]: review for review in history}  # the latest counts
-    report.suppression = read_list(settings.suppressions)
-    report.acted = first_done(read_log(settings.output))
+    report = judged(read_report(settings.output, choose_runs(settings.output, since=settings.since)), settings.output,
+                    settings.suppressions)
     flood_guard(report)
     now = settings.clock()
     seen = {r["match_id"]: r.get("entry_seen_at") for r in report.matches}
@@ -79,11 +75,11 @@ def queue_document(settings: DeskSettings) -> Dict:
                    "reviewed": sum(1 for k in report.reviews if k in ids),
                    "awaiting_action": sum(1 for k, v in report.reviews.items()
                                           if k in ids and v["verdict"] == "confirmed" and k not in report.acted),
-                   "suppressed": total["suppressed"] + sum(1 for r in report.matches if report.suppression.covers(r)),
+                   "suppressed": total["suppressed"] + covered_now(report),
                    "listed": total["listed"], "failed": total["failed"]},
         "queue": rows,
         "verdicts": [{k: v.get(k) for k in ("reviewed_at", "match_id", "verdict", "reviewer", "note", "entry_id", "uri")}
-                     for v in history[-50:][::-1]],
+                     for v in report.history[-50:][::-1]],
     }
 
 

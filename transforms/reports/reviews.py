@@ -6,7 +6,9 @@ import json
 from datetime import datetime
 from typing import Dict, List, Optional
 
-from transforms.reports.view import ReportError, committed_runs, read_report
+from transforms.matching.suppression import list_folder, read_list
+from transforms.reports.actions import first_done, read_log
+from transforms.reports.view import Report, ReportError, committed_runs, read_report
 from transforms.storage import files
 
 VERDICTS = ("confirmed", "false_match")
@@ -48,6 +50,22 @@ def read_history(output: str) -> List[Dict]:
     return history
 
 
+def latest(history: List[Dict]) -> Dict[str, Dict]:
+    """match_id -> its latest review, of a history oldest first."""
+    return {review["match_id"]: review for review in history}
+
+
 def read_reviews(output: str) -> Dict[str, Dict]:
     """match_id -> its latest review."""
-    return {review["match_id"]: review for review in read_history(output)}
+    return latest(read_history(output))
+
+
+def judged(report: Report, output: str, suppressions: Optional[str] = None) -> Report:
+    """The report with what has been judged since its runs: every verdict (`history`, the latest of
+    each match in `reviews`), the suppression list as it is now (OUTPUT/suppressions unless
+    `suppressions`) and the first action done on each match (`acted`, from act's log)."""
+    report.history = read_history(output)
+    report.reviews = latest(report.history)
+    report.suppression = read_list(list_folder(output, suppressions))
+    report.acted = first_done(read_log(output))
+    return report

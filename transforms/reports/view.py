@@ -10,6 +10,7 @@ listed on their own with the entry's metadata, so that one bad entry cannot star
 import hashlib
 import json
 import os
+from datetime import datetime, timedelta, timezone
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
@@ -23,6 +24,7 @@ REPORT_MARKER = "_SUCCESS"
 MAX_MATCHES_PER_ENTRY = 100
 MAX_MATCH_SHARE = 0.01  # of the objects a run listed, counted only from this many objects on:
 SHARE_FROM_OBJECTS = 1000
+RECENT_DAYS = 30  # what `serve` and `act` look back over unless told
 DISTANCE_BANDS = ((0, 0, "0"), (1, 10, "1-10"), (11, 20, "11-20"), (21, 31, "21-31"), (32, 256, "32+"))
 QUEUE_COLUMNS = ("match_id", "run_id", "uri", "object_version", "media_type", "entry_id", "signal_type",
                  "distance", "found_by", "registry_version")
@@ -43,6 +45,7 @@ class Report:
     metadata_columns: Tuple[str, ...] = ()
     held: Set[Tuple[str, str]] = field(default_factory=set)  # (run_id, entry_id) held back
     reviews: Dict[str, Dict] = field(default_factory=dict)  # match_id -> its latest review
+    history: List[Dict] = field(default_factory=list)  # every review, oldest first (reviews.judged)
     suppression: Suppression = Suppression()  # the list as it is now: it covers earlier runs' matches too
     acted: Dict[str, object] = field(default_factory=dict)  # match_id -> when its first action was done (act's log)
 
@@ -56,6 +59,11 @@ def match_id(row: Dict) -> str:
 def committed_runs(output: str) -> List[str]:
     markers = files.matching(output, "run=*", REPORT_MARKER)
     return sorted(os.path.basename(os.path.dirname(path)).removeprefix("run=") for path in markers)
+
+
+def recent_since(since: Optional[str], days: int = RECENT_DAYS) -> str:
+    """--since of the commands that look back (serve, act): as given, else the UTC date `days` ago."""
+    return since or (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%d")
 
 
 def choose_runs(output: str, run: Optional[str] = None, since: Optional[str] = None) -> List[str]:
@@ -118,6 +126,12 @@ def totals(report: Report) -> Counter:
         for key in ("listed", "unchanged_skipped", "hashed", "failed", "suppressed"):
             total[key] += summary.get(key) or 0
     return total
+
+
+def covered_now(report: Report) -> int:
+    """The report's matches that the suppression list covers as it is now (added after they were
+    found: the runs counted those covered then as `suppressed`)."""
+    return sum(1 for r in report.matches if report.suppression.covers(r))
 
 
 def queue_columns(report: Report) -> Tuple[str, ...]:
@@ -198,7 +212,7 @@ def render_text(report: Report) -> str:
         f"withdrawn: {len(report.withdrawn):,}, objects gone (deleted or replaced): {len(report.deleted):,}",
         f"reviewed: {_verdicts(report)}",
         f"suppressed (the platform's false matches): {total['suppressed']:,} when found, "
-        f"{sum(1 for r in report.matches if report.suppression.covers(r)):,} more by the list since "
+        f"{covered_now(report):,} more by the list since "
         f"({report.suppression.rows:,} list rows)",
         "",
     ]
