@@ -284,14 +284,8 @@ class SplitSuppressed(beam.PTransform):
         self._suppression = suppression
 
     def expand(self, matches):
-        if not self._suppression:
-            return matches, matches | "NoneSuppressed" >> beam.Filter(_never)
         split = matches | "Split" >> beam.Partition(_suppressed_part, 2, self._suppression)
         return split[0], split[1]
-
-
-def _never(_) -> bool:
-    return False
 
 
 def _suppressed_part(row: Dict, _parts: int, suppression: Suppression) -> int:

@@ -81,7 +81,6 @@ def _propose(luma: np.ndarray, limit: int) -> List[Box]:
     height, width = luma.shape
     if limit <= 0 or min(height, width) < 2 * MIN_PIXELS:
         return []
-    found: List[Box] = []
     rows, cols = _edge_lines(luma), _edge_lines(luma.T)
     row_sums = np.pad(np.cumsum(rows, axis=1, dtype=np.int32), ((0, 0), (1, 0)))
     col_sums = np.pad(np.cumsum(cols, axis=1, dtype=np.int32), ((0, 0), (1, 0)))
@@ -214,9 +213,9 @@ def _side_cover(sums: np.ndarray, lines: np.ndarray, across: np.ndarray, size: i
     """cover[i, j, k]: the share of edge along line lines[i] from across[j] + 1 to across[k] + 1
     (1 along the picture's own border, line -1 or size - 1). `sums`: cumulative edge per line."""
     rows = sums[np.clip(lines, 0, sums.shape[0] - 1)]
-    start, end = across + 1, across + 1
-    length = np.maximum(end[None, :] - start[:, None], 1)
-    cover = (rows[:, None, end] - rows[:, start, None]) / length
+    bound = across + 1  # where the pixels between two lines start, and end
+    length = np.maximum(bound[None, :] - bound[:, None], 1)
+    cover = (rows[:, None, bound] - rows[:, bound, None]) / length
     cover[(lines < 0) | (lines >= size - 1)] = 1.0
     return cover
 

@@ -305,9 +305,10 @@ class S3Store:
         )
 
 
-    def _act(self, obj: MediaObject, call) -> None:
-        read_with_retries(call, self._settings, obj.uri, transient=self._transient,
-                          gone=lambda e: self._status(e) in (404, 412))
+    def _act(self, obj: MediaObject, call):
+        """call()'s answer, with retries; MediaError `gone` when the version is no longer there."""
+        return read_with_retries(call, self._settings, obj.uri, transient=self._transient,
+                                 gone=lambda e: self._status(e) in (404, 412))
 
     def _pinned(self, obj: MediaObject) -> dict:
         """The request fields that name the listed version: its VersionId, or (an unversioned
@@ -323,9 +324,8 @@ class S3Store:
         """Object tags on the listed version (merged with its own; S3 keeps 10 at most)."""
         location = parse_location(obj.uri)
         where = {"Bucket": location.bucket, "Key": location.prefix, **self._pinned(obj)}
-        holder = {}
-        self._act(obj, lambda: holder.update(had=self._client.get_object_tagging(**where)["TagSet"]))
-        merged = {t["Key"]: t["Value"] for t in holder["had"]}
+        had = self._act(obj, lambda: self._client.get_object_tagging(**where)["TagSet"])
+        merged = {t["Key"]: t["Value"] for t in had}
         merged.update(tags)
         tag_set = [{"Key": k, "Value": v} for k, v in sorted(merged.items())]
         self._act(obj, lambda: self._client.put_object_tagging(**where, Tagging={"TagSet": tag_set}))
