@@ -57,7 +57,7 @@ def act(argv: List[str]) -> int:
     items = due(report.matches, read_reviews(args.output), rules, finished(read_log(args.output)))
     if args.dry_run:
         for item in items:
-            print(f"would {item.action.kind} {item.match['uri']} -> {item.action.target.split('?')[0]} "
+            print(f"would {item.action.kind} {item.match['uri']} -> {item.action.shown} "
                   f"(rule {item.rule.name}, {item.review['verdict']} match {item.match['match_id']})")
         print(f"takedown-scan: {len(items):,} action(s) due; nothing done (--dry_run)", file=sys.stderr)
         return 0

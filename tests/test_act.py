@@ -95,7 +95,7 @@ def test_judged_matches_become_actions_once(three_matches, tmp_path, receiver, c
 
     assert act.main([output, f"--rules={rules}", "--dry_run", "--since=2000-01-01"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 3 and all(line.startswith("would ") for line in out)
+    assert len(out) == 3 and all(line.startswith("would ") and "key=q" not in line for line in out)
     assert receiver.received == [] and not os.path.exists(quarantine) and read_log(output) == []
 
     assert act.main([output, f"--rules={rules}", "--since=2000-01-01", "--actor=bot"]) == 0
@@ -108,6 +108,7 @@ def test_judged_matches_become_actions_once(three_matches, tmp_path, receiver, c
     assert sorted((r["rule"], r["action"], r["status"], r["actor"]) for r in log) == [
         ("quarantine", "copy_to", "done", "bot"), ("quarantine", "webhook", "done", "bot"), ("tell", "webhook", "done", "bot")]
     assert all(r["target"].endswith("/hook") for r in log if r["action"] == "webhook")  # the URL's query is not logged
+    assert Action("webhook", "https://user:pw@hooks.example/t?key=q").shown == "https://hooks.example/t"
     assert act.main([output, f"--rules={rules}", "--since=2000-01-01"]) == 0  # again: nothing to do
     assert len(receiver.received) == 2 and len(read_log(output)) == 3
     assert "0 done, 0 gone (deleted or replaced), 0 failed, of 0 due" in capsys.readouterr().err

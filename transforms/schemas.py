@@ -116,7 +116,7 @@ ACTION_LOG_SCHEMA = pa.schema([
     ("match_id", pa.string()),
     ("rule", pa.string()),
     ("action", pa.string()),  # one of KINDS
-    ("target", pa.string()),  # the tags, the destination URI or the webhook URL (without its query)
+    ("target", pa.string()),  # the tags, the destination URI or the webhook URL (without its user part or query)
     ("status", pa.string()),  # done | gone (the object was deleted or replaced: nothing to act on) | failed
     ("detail", pa.string()),
     ("acted_at", UTC_TIMESTAMP),

@@ -29,6 +29,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.registry.http import safe_url
 from transforms.schemas import ACTION_LOG_SCHEMA
 from transforms.storage import files
 from transforms.storage.objects import is_remote
@@ -48,6 +49,11 @@ class Action:
     target: str  # the destination prefix, the webhook URL, or the tags as k=v,...
     tags: Tuple[Tuple[str, str], ...] = ()
     headers_env: Tuple[Tuple[str, str], ...] = ()  # (header, environment variable holding its value)
+
+    @property
+    def shown(self) -> str:
+        """The target as logs and messages show it: a webhook's URL without its user part or query."""
+        return safe_url(self.target) if self.kind == "webhook" else self.target
 
 
 @dataclass(frozen=True)
@@ -169,9 +175,8 @@ def destination(uri: str, prefix: str) -> str:
 
 
 def log_row(item: Due, status: str, detail: str, now: datetime, actor: str) -> Dict:
-    target = item.action.target.split("?", 1)[0] if item.action.kind == "webhook" else item.action.target
     return {"action_id": item.action_id, "match_id": item.match["match_id"], "rule": item.rule.name,
-            "action": item.action.kind, "target": target, "status": status, "detail": detail[:500],
+            "action": item.action.kind, "target": item.action.shown, "status": status, "detail": detail[:500],
             "acted_at": now, "actor": actor, "uri": item.match["uri"],
             "object_version": item.match.get("object_version"), "entry_id": item.match["entry_id"],
             "verdict": item.review["verdict"], "reviewed_at": item.review.get("reviewed_at")}
