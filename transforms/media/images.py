@@ -201,7 +201,7 @@ def region_hashes(luma: np.ndarray, full_height: int, full_width: int, time_s: O
     "region:X,Y,W,H" (in the stored picture's pixels)."""
     height, width = luma.shape
     hashes = []
-    for top, bottom, left, right in propose(luma, limit) if limit else ():
+    for top, bottom, left, right in propose(luma, limit):
         x, y = round(left * full_width / width), round(top * full_height / height)
         w, h = round((right - left) * full_width / width), round((bottom - top) * full_height / height)
         if min(w, h) < REGION_MIN_SIDE:

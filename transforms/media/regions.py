@@ -44,6 +44,8 @@ def propose(luma: np.ndarray, limit: int = 6) -> List[Box]:
     """Up to `limit` rectangles of a picture's luma (H x W) likely to hold a picture of their own,
     in its pixels. The analysis runs on the luma reduced by a whole factor to at most
     ANALYSIS_SIDE pixels on its longer side."""
+    if limit <= 0:
+        return []
     luma = luma.astype(np.float32, copy=False)
     factor = max(1, -(-max(luma.shape) // ANALYSIS_SIDE))
     if factor == 1:
@@ -79,7 +81,7 @@ def _refined(luma: np.ndarray, box: Box, reach: int) -> Box:
 
 def _propose(luma: np.ndarray, limit: int) -> List[Box]:
     height, width = luma.shape
-    if limit <= 0 or min(height, width) < 2 * MIN_PIXELS:
+    if min(height, width) < 2 * MIN_PIXELS:
         return []
     rows, cols = _edge_lines(luma), _edge_lines(luma.T)
     row_sums = np.pad(np.cumsum(rows, axis=1, dtype=np.int32), ((0, 0), (1, 0)))
