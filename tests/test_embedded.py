@@ -11,12 +11,15 @@ import pytest
 from pipelines import scan
 from tests.composites import KINDS
 from tests.conftest import add_version, write
-from tests.media import encode, pdq_of_rgb, photo
+from tests.media import encode, encode_clip, pdq_of_rgb, photo
+from transforms.media.hashing import HashSettings
 from transforms.media.images import hash_image
 from transforms.media.regions import propose
+from transforms.media.videos import VideoSettings, hash_video
 from transforms.signals.pdq import PDQ
 
 SEEDS = 4  # per kind: positives, and as many negatives
+REGIONS = HashSettings.regions  # the scan's default
 
 
 def distance(a: bytes, b: bytes) -> int:
@@ -37,11 +40,11 @@ def test_each_kind_is_found_through_its_regions_and_its_negatives_are_not(kind):
         composite, _ = KINDS[kind](original, np.random.default_rng(seed))
         data = encode(composite, "JPEG", quality=85) if i % 2 else encode(composite, "PNG")
         assert min(distance(h.value, entry) for h in usable(data, 0)) > 31  # whole, it is far from its entry
-        near = [h for h in usable(data, 4) if distance(h.value, entry) <= 31]
+        near = [h for h in usable(data, REGIONS) if distance(h.value, entry) <= 31]
         found += bool(near)
         assert all(h.variant.startswith("region:") for h in near)
         negative, _ = KINDS[kind](photo(seed + 50_000), np.random.default_rng(seed))
-        false += sum(distance(h.value, entry) <= 31 for h in usable(encode(negative, "JPEG", quality=85), 4))
+        false += sum(distance(h.value, entry) <= 31 for h in usable(encode(negative, "JPEG", quality=85), REGIONS))
     assert found >= SEEDS - 1 and false == 0, (found, false)
 
 
@@ -53,6 +56,59 @@ def test_a_proposal_is_where_the_photo_is():
                for top, bottom, left, right in boxes), (boxes, (x, y, w, h))
     assert propose(np.full((400, 300), 128, np.float32), 4) == []  # a flat picture holds none
     assert propose(luma, 0) == [] and propose(luma[:60, :60], 4) == []
+
+
+def near(box, boxes, tolerance: int) -> bool:
+    """Whether one of the boxes (top, bottom, left, right) has every side within tolerance of box's (x, y, w, h)."""
+    x, y, w, h = box
+    return any(max(abs(top - y), abs(bottom - y - h), abs(left - x), abs(right - x - w)) <= tolerance
+               for top, bottom, left, right in boxes)
+
+
+def test_every_cell_of_a_gutterless_collage_is_proposed():
+    # no uniform line between the cells: only the seams, straight edges across the whole picture, cut it
+    cells = [(x, y, 300, 300) for y in (0, 300) for x in (0, 300)]
+    collage = np.zeros((600, 600, 3), np.uint8)
+    for i, (x, y, w, h) in enumerate(cells):
+        collage[y:y + h, x:x + w] = np.asarray(photo(41_000 + i, w, h))
+    boxes = propose(np.asarray(collage, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32), 4)
+    assert all(near(cell, boxes, 2) for cell in cells), boxes
+
+
+def test_a_frame_is_cut_at_one_margin_on_all_four_sides():
+    # a checkered frame's own lines are steps too: the photo's edge is the margin where all four sides step
+    for seed in (23_004, 23_005):
+        composite, box = KINDS["frame"](photo(seed), np.random.default_rng(seed))
+        luma = np.asarray(composite.convert("L"), dtype=np.float32)
+        assert near(box, propose(luma, 4), 2), (seed, box, propose(luma, 4))
+
+
+def test_a_screenshots_photo_is_cut_from_the_line_of_text_just_above_it():
+    # reduced for the analysis, the last line of text and the photo touch; at full scale a line of
+    # the background's grey lies between them
+    composite, box = KINDS["screenshot"](photo(60_002), np.random.default_rng(60_002))
+    luma = np.asarray(composite.convert("L"), dtype=np.float32)
+    assert near(box, propose(luma, REGIONS), 2), (box, propose(luma, REGIONS))
+
+
+def test_a_pasted_photo_is_cut_at_its_own_edges_not_at_longer_ones_beside_them():
+    # the photo pasted over another lies beside a bar and a shape whose edges run past its corners
+    for seed in (24_001, 24_011):
+        composite, box = KINDS["pip"](photo(seed), np.random.default_rng(seed))
+        luma = np.asarray(composite.convert("L"), dtype=np.float32)
+        assert near(box, propose(luma, REGIONS), 2), (seed, box, propose(luma, REGIONS))
+
+
+def test_a_videos_keyframes_have_their_regions_hashed():
+    original = photo(40_300)
+    entry = pdq_of_rgb(np.asarray(original)).pdq
+    composite, _ = KINDS["caption"](original, np.random.default_rng(40_300))
+    clip = encode_clip([composite.resize((composite.width // 2 * 2, composite.height // 2 * 2))] * 3, gop=10)
+    for regions, expected in ((0, set()), (4, {"region"})):
+        frames = hash_video(clip, VideoSettings(sample_seconds=0), regions=regions).frames
+        near_entry = {h.variant.split(":")[0] for f in frames for h in f.signal_hashes()
+                      if f.quality >= 50 and distance(h.value, entry) <= 31}
+        assert near_entry == expected, (regions, near_entry)
 
 
 def test_a_scan_finds_a_collage_cell_and_names_its_region(tmp_path):

@@ -119,10 +119,10 @@ def test_split_listing_joins_listing_with_the_last_state(tmp_path):
          "hashed_run": "r1"},
         {"uri": "/m/deleted.jpg", "object_version": "v1", "hasher_version": hasher_version("image"), "media_type": "image",
          "hashed_run": "r1"},
-        # videos gained TMK+PDQF in hasher 4 (pictures their regions): a video of 3 is read again, a picture of 4 is not
+        # videos gained TMK+PDQF in hasher 4: a video of 3 is read again, a picture of this hasher is not
         {"uri": "/m/before-tmk.mp4", "object_version": "v1", "hasher_version": "3/pdqhash-" + pdqhash.__version__,
          "media_type": "video", "hashed_run": "r1"},
-        {"uri": "/m/picture.jpg", "object_version": "v1", "hasher_version": "4/pdqhash-" + pdqhash.__version__,
+        {"uri": "/m/picture.jpg", "object_version": "v1", "hasher_version": "5/pdqhash-" + pdqhash.__version__,
          "media_type": "image", "hashed_run": "r1"},
     ]
     state += [{**state[0], "uri": "/m/replaced.jpg"}, {**state[0], "uri": "/m/later/deleted.jpg"},

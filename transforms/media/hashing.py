@@ -50,7 +50,7 @@ class HashSettings:
     concurrency: int = 16  # objects in flight per DoFn instance (the scan sets it, see read_concurrency)
     max_inflight_bytes: int = 1 << 30  # bytes of objects being read and hashed at once, per worker process
     follow_symlinks: bool = False  # local reads: open through symbolic links (listing keeps them inside --media)
-    regions: int = 4  # regions of a still picture hashed as pictures of their own (media/regions.py); 0: none
+    regions: int = 8  # regions of a picture or a video's keyframe hashed as pictures of their own (media/regions.py); 0: none
 
     def fingerprint(self) -> dict:
         """What decides the hashes an object gets (a run's hashes are adopted by a later run only
@@ -112,7 +112,7 @@ def hash_media(obj: MediaObject, data: bytes, settings: HashSettings) -> MediaHa
             frames = hash_image(data, settings.max_pixels, settings.video.max_frames, settings.max_total_pixels, budget,
                                 settings.regions)
         else:
-            frames, partial, tmk = hash_video(data, settings.video, budget, settings.max_pixels)
+            frames, partial, tmk = hash_video(data, settings.video, budget, settings.max_pixels, settings.regions)
     except MediaError:
         raise
     except MemoryError:

@@ -83,9 +83,10 @@ def _tmk_feature(reformatter: VideoReformatter, frame: av.VideoFrame, interpolat
     return frame_feature(np.rot90(rgb, turns) if turns else rgb)
 
 
-def frame_hashes(frame: av.VideoFrame, time_s: float) -> List[FrameHash]:
-    """PDQ hashes of one frame, turned upright. A large frame is area-averaged by an integer factor
-    first (as still pictures are; PDQ's filter is folded onto the reduced grid)."""
+def frame_hashes(frame: av.VideoFrame, time_s: float, regions: int = 0) -> List[FrameHash]:
+    """PDQ hashes of one frame, turned upright (and of up to `regions` of its regions, see
+    media/regions.py). A large frame is area-averaged by an integer factor first (as still
+    pictures are; PDQ's filter is folded onto the reduced grid)."""
     factor = min(frame.width, frame.height) // REDUCED_SIDE
     if factor >= 2:
         rgb = frame.to_ndarray(format="rgb24", width=frame.width // factor, height=frame.height // factor,
@@ -95,18 +96,19 @@ def frame_hashes(frame: av.VideoFrame, time_s: float) -> List[FrameHash]:
     turns = _turns(frame)
     full_height, full_width = (frame.width, frame.height) if turns % 2 else (frame.height, frame.width)
     rgb = np.rot90(rgb, turns) if turns else rgb
-    return picture_hashes(rgb, time_s, (full_height, full_width))
+    return picture_hashes(rgb, time_s, (full_height, full_width), regions)
 
 
 @dataclass
 class _Streams:
     """What all the video streams of one container share: the frames hashed so far and their
-    hashes, the object's CPU budget, the pixel limit of a frame."""
+    hashes, the object's CPU budget, the pixel limit of a frame, the regions hashed in a keyframe."""
 
     frames: int
     hashes: List[FrameHash]
     cpu: CpuBudget
     max_pixels: int
+    regions: int
 
 
 def _packets(container, stream, rate: float, claimed_s: Optional[float], budget: CpuBudget):
@@ -174,7 +176,7 @@ def _stream_hashes(container, data: bytes, index: int, settings: VideoSettings, 
                 shared.frames += 1
                 if shared.frames > settings.max_frames:
                     raise MediaError("too_long", f"more than {settings.max_frames} frames to hash")
-                shared.hashes.extend(frame_hashes(frame, round(time_s, 3)))
+                shared.hashes.extend(frame_hashes(frame, round(time_s, 3), shared.regions if frame.key_frame else 0))
         except av.FFmpegError as e:
             if not shared.hashes and not (tmk is not None and tmk.frame_count):
                 raise _failure(data, e, f"decoding frame {shared.frames}") from None
@@ -189,9 +191,10 @@ class VideoHashes(NamedTuple):
 
 
 def hash_video(data: bytes, settings: VideoSettings, cpu: Optional[CpuBudget] = None,
-               max_pixels: int = 100_000_000) -> VideoHashes:
+               max_pixels: int = 100_000_000, regions: int = 0) -> VideoHashes:
     """PDQ hashes (with trimmed variants) of the keyframes and sampled frames of every video
-    stream, within one budget of frames, seconds and CPU time for all of them; and whether the
+    stream (and of up to `regions` regions of each keyframe: a picture shown inside the
+    video's picture; sampled frames between keyframes are hashed whole, for their cost), within one budget of frames, seconds and CPU time for all of them; and whether the
     video was only partly decoded (the file ends early, or decoding stopped well before its
     duration). A frame of more than `max_pixels` fails the video, before it is decoded when the
     stream's header tells its size."""
@@ -206,7 +209,7 @@ def hash_video(data: bytes, settings: VideoSettings, cpu: Optional[CpuBudget] = 
     except MediaError:
         container.close()
         raise
-    shared = _Streams(0, [], cpu or CpuBudget(), max_pixels)
+    shared = _Streams(0, [], cpu or CpuBudget(), max_pixels, regions)
     tmk = TmkAccumulator() if settings.tmk else None
     # The first stream is decoded from the container opened here; each further one from its own
     # (a demuxer's packets are read once).

@@ -101,8 +101,9 @@ class PdqSignal(Signal):
     exact = False
     options = (Option("pdq_threshold", int, 31, 0, 256, "Largest PDQ distance that matches."),)
     # the version of the pictures' hashing and of the videos' (4: videos gained TMK+PDQF; pictures
-    # 4: their regions, media/regions.py)
-    hasher_versions = {"image": f"4/pdqhash-{pdqhash.__version__}", "video": f"4/pdqhash-{pdqhash.__version__}"}
+    # 4: their regions, media/regions.py; 5: regions cut at seams and frames' margins refined,
+    # videos' keyframes gained regions)
+    hasher_versions = {"image": f"5/pdqhash-{pdqhash.__version__}", "video": f"5/pdqhash-{pdqhash.__version__}"}
     feed_names = {"ncmec": "PDQ", "stopncii": "ImagePDQ"}
     # Fewer values than this are compared one by one: a PdqIndex's fixed tables (134 MB to clear)
     # cost more than brute force over a few thousand hashes. Both answer exactly the same pairs.
