@@ -9,16 +9,15 @@ in one of two ways, settled against tonight's listing (store/split.py):
   withdrawal, written to `withdrawn/` so that the takedown team can reinstate the content.
 The rest stand on.
 """
-import io
 from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.parquet_folder import WriteParquetFolder
 from transforms.schemas import ACTIVE_SCHEMA, DELETED_SCHEMA, WITHDRAWN_SCHEMA
+from transforms.storage.files import small_parquet
 from transforms.store.commits import Commit, StoreRefused
 from transforms.store.hash_store import run_folder
 
@@ -48,7 +47,7 @@ def read_active(hashes_uri: str, commit: Commit) -> List[Dict]:
     try:
         for metadata in FileSystems.match([pattern])[0].metadata_list:
             with FileSystems.open(metadata.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                rows.extend(pq.read_table(io.BytesIO(f.read())).to_pylist())
+                rows.extend(small_parquet(f.read()))
     except Exception as e:
         raise StoreRefused(f"hash store {pattern} cannot be read: {type(e).__name__}: {e}") from None
     return rows
