@@ -98,6 +98,18 @@ def test_a_pasted_photo_is_cut_at_its_own_edges_not_at_longer_ones_beside_them()
         assert near(box, propose(luma, REGIONS), 2), (seed, box, propose(luma, REGIONS))
 
 
+def match_rows(tmp_path, media: str, registry: str, regions_each) -> dict:
+    """The match rows of a scan of `media` with each --max_regions, by that number."""
+    rows = {}
+    for regions in regions_each:
+        output = str(tmp_path / f"out-{regions}")
+        assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}",
+                          f"--max_regions={regions}"]) == 0
+        rows[regions] = [r for f in glob.glob(os.path.join(output, "run=*", "matches", "*.parquet"))
+                         for r in pq.read_table(f).to_pylist()]
+    return rows
+
+
 def test_a_scan_finds_a_registered_photo_inside_a_videos_keyframe(tmp_path):
     media, registry = str(tmp_path / "media"), str(tmp_path / "registry")
     original = photo(40_300)
@@ -105,13 +117,7 @@ def test_a_scan_finds_a_registered_photo_inside_a_videos_keyframe(tmp_path):
     write(os.path.join(media, "meme.mp4"),
           encode_clip([composite.resize((composite.width // 2 * 2, composite.height // 2 * 2))] * 20, gop=10))
     add_version(registry, "v1", [("E-V", "pdq", pdq_of_rgb(np.asarray(original)).pdq.hex(), "take_it_down", "m")])
-    rows = {}
-    for regions in (0, REGIONS):
-        output = str(tmp_path / f"out-{regions}")
-        assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}",
-                          f"--max_regions={regions}"]) == 0
-        rows[regions] = [r for f in glob.glob(os.path.join(output, "run=*", "matches", "*.parquet"))
-                         for r in pq.read_table(f).to_pylist()]
+    rows = match_rows(tmp_path, media, registry, (0, REGIONS))
     assert rows[0] == []
     (row,) = rows[REGIONS]
     assert row["entry_id"] == "E-V" and row["item_variant"].startswith("region:") and row["distance"] <= 31, row
@@ -123,13 +129,7 @@ def test_a_scan_finds_a_collage_cell_and_names_its_region(tmp_path):
     composite, (x, y, w, h) = KINDS["collage"](original, np.random.default_rng(5))  # 2 x 2, 16 px gutters
     write(os.path.join(media, "collage.jpg"), encode(composite, "JPEG", quality=90))
     add_version(registry, "v1", [("E-C", "pdq", pdq_of_rgb(np.asarray(original)).pdq.hex(), "take_it_down", "m")])
-    rows = {}
-    for regions in (0, 4):
-        output = str(tmp_path / f"out-{regions}")
-        assert scan.main([f"--media={media}", f"--registry={registry}", f"--output={output}",
-                          f"--max_regions={regions}"]) == 0
-        rows[regions] = [r for f in glob.glob(os.path.join(output, "run=*", "matches", "*.parquet"))
-                         for r in pq.read_table(f).to_pylist()]
+    rows = match_rows(tmp_path, media, registry, (0, 4))
     assert rows[0] == []
     (row,) = rows[4]
     variant = row["item_variant"].split("/")[0]
